@@ -1,0 +1,18 @@
+"""The one exception type users see for bad input."""
+
+
+class ConfigError(ValueError):
+    """A configuration value, path or file that cannot be used.
+
+    The message names the key (or path), the bad value and what is allowed, on one line, so the
+    entry points can print it as ``error: <message>`` and exit with status 2.
+    """
+
+    def __init__(self, key: str, problem: str, allowed: str | None = None) -> None:
+        self.key = key
+        self.problem = problem
+        self.allowed = allowed
+        message = f"{key}: {problem}"
+        if allowed:
+            message += f"; allowed: {allowed}"
+        super().__init__(message)
