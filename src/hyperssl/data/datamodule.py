@@ -1,0 +1,215 @@
+"""The LightningDataModule of pretraining: multi-view training batches, labelled evaluation batches.
+
+Batches:
+- ``train_dataloader``: ``(views, labels, index)``; views a list of V float32 [B, 3, H, W] (V and
+  H, W set by the augmentation pipelines), labels long [B] (-1 for unlabelled images), index long
+  [B] the sample's position in the pretraining set. Shuffled, last partial batch dropped.
+- ``val_dataloader``: ``(images, labels)`` with the eval transform; ``[]`` when there is no
+  labelled validation data (``folder``, ``imagefolder`` without ``val_path``, digits with
+  ``val_fraction=0``).
+- ``train_eval_dataloader``: the labelled train set with the eval transform, in order, every
+  sample kept: the k-NN feature bank. For stl10 this is ``train`` without the unlabelled images.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from hyperssl.data.augment import MultiViewTransform, eval_transform
+from hyperssl.data.datasets import build_dataset
+from hyperssl.data.schema import (
+    AugmentationConfig,
+    DataConfig,
+    validate_augmentations,
+    validate_data_config,
+)
+from hyperssl.errors import ConfigError
+
+# Data sets whose val split lives under train_path when val_path is not given.
+_BUILTIN_VAL = ("digits", "cifar10", "cifar100", "stl10")
+_DOWNLOADABLE = ("cifar10", "cifar100", "stl10")
+
+
+class MultiViewDataset(Dataset):
+    """(image, label) -> (views, label, index)."""
+
+    def __init__(self, base: Dataset, transform: MultiViewTransform) -> None:
+        self.base = base
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[list[Tensor], int, int]:
+        image, label = self.base[index]
+        return self.transform(image), label, index
+
+
+class TransformedDataset(Dataset):
+    """(image, label) -> (transform(image), label)."""
+
+    def __init__(self, base: Dataset, transform: Callable[[Any], Tensor]) -> None:
+        self.base = base
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        image, label = self.base[index]
+        return self.transform(image), label
+
+
+class PretrainDataModule(pl.LightningDataModule):
+    """Data for self-supervised pretraining, built from the ``data`` and ``augmentations`` configs.
+
+    Data sets are built once, in ``setup``; with ``data.download`` they are fetched (and their MD5
+    sums checked) in ``prepare_data``, which Lightning runs on one process per node.
+    """
+
+    def __init__(
+        self,
+        data: DataConfig,
+        augmentations: Sequence[AugmentationConfig],
+        batch_size: int,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        validate_data_config(data)
+        validate_augmentations(augmentations)
+        if batch_size < 1:
+            raise ConfigError("optimizer.batch_size", f"got {batch_size}", allowed="an int >= 1")
+        self.data_config = data
+        self.batch_size = batch_size
+        self.seed = seed
+        self.train_transform = MultiViewTransform(augmentations, data.mean, data.std)
+        self.eval_transform = eval_transform(data.image_size, data.mean, data.std)
+        self.pretrain_set: Dataset | None = None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return self.data_config.num_classes
+
+    @property
+    def num_views(self) -> int:
+        return self.train_transform.num_views
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether val_dataloader yields labelled batches (known from the config before setup)."""
+        if self.pretrain_set is None:
+            return self._val_source is not None
+        return self.val_set is not None and len(self.val_set) > 0
+
+    @property
+    def _pretrain_split(self) -> str:
+        data = self.data_config
+        return "train+unlabeled" if data.dataset == "stl10" and data.stl10_unlabeled else "train"
+
+    @property
+    def _val_source(self) -> tuple[str | None, str] | None:
+        """(root, config key) of the validation data, or None when there is none."""
+        data = self.data_config
+        if data.dataset == "digits":
+            return (None, "data.val_fraction") if data.val_fraction > 0 else None
+        if data.val_path:
+            return data.val_path, "data.val_path"
+        if data.dataset in _BUILTIN_VAL:
+            return data.train_path, "data.train_path"
+        return None
+
+    def _build(self, root: str | None, split: str, key: str, download: bool = False) -> Dataset:
+        data = self.data_config
+        return build_dataset(
+            data.dataset, root, split, download, self.seed, data.val_fraction, key=key
+        )
+
+    def prepare_data(self) -> None:
+        data = self.data_config
+        if not (data.download and data.dataset in _DOWNLOADABLE):
+            return
+        self._build(data.train_path, self._pretrain_split, "data.train_path", download=True)
+        val = self._val_source
+        if val is not None:
+            self._build(val[0], "val", val[1], download=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.pretrain_set is not None:
+            return
+        data = self.data_config
+        split = self._pretrain_split
+        pretrain = self._build(data.train_path, split, "data.train_path")
+        train = (
+            pretrain
+            if split == "train"
+            else self._build(data.train_path, "train", "data.train_path")
+        )
+        self._check_classes(train, "data.train_path")
+        val = self._val_source
+        self.val_set = None if val is None else self._build(val[0], "val", val[1])
+        if self.val_set is not None:
+            self._check_classes(self.val_set, val[1], reference=train)
+        if len(pretrain) < self.batch_size:
+            raise ConfigError(
+                key="optimizer.batch_size",
+                problem=f"{self.batch_size} exceeds the {len(pretrain)} training images "
+                "(the last partial batch is dropped, so no batch would remain)",
+                allowed=f"at most {len(pretrain)}",
+            )
+        self.pretrain_set, self.train_set = pretrain, train
+
+    def _check_classes(self, dataset: Dataset, key: str, reference: Dataset | None = None) -> None:
+        """The class list must match data.num_classes (and the train set's, for validation)."""
+        classes = getattr(dataset, "classes", [])
+        if not classes:
+            return
+        if reference is not None and getattr(reference, "classes", []) not in ([], classes):
+            raise ConfigError(
+                key=key,
+                problem=f"its classes {classes} differ from the train set's {reference.classes}",
+            )
+        if len(classes) != self.num_classes:
+            raise ConfigError(
+                key="data.num_classes",
+                problem=f"is {self.num_classes} but {key} has {len(classes)} classes",
+                allowed=str(len(classes)),
+            )
+
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        """Training loaders shuffle (seeded) and drop the last partial batch; the others keep
+        order and every sample."""
+        workers = self.data_config.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=self.data_config.pin_memory and torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def _require_setup(self) -> None:
+        if self.pretrain_set is None:
+            self.setup()
+
+    def train_dataloader(self) -> DataLoader:
+        self._require_setup()
+        return self._loader(MultiViewDataset(self.pretrain_set, self.train_transform), train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        self._require_setup()
+        if not self.has_validation:
+            return []
+        return self._loader(TransformedDataset(self.val_set, self.eval_transform), train=False)
+
+    def train_eval_dataloader(self) -> DataLoader:
+        self._require_setup()
+        return self._loader(TransformedDataset(self.train_set, self.eval_transform), train=False)

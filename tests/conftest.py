@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny data sets written once per session in the real on-disk formats."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datasets_on_disk import (  # noqa: E402  (needs tests/ on sys.path)
+    write_cifar10,
+    write_cifar100,
+    write_flat_folder,
+    write_image_folder,
+    write_stl10,
+)
+
+
+@pytest.fixture(scope="session")
+def cifar10_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 train images (5 batches), 32 test images."""
+    return write_cifar10(tmp_path_factory.mktemp("cifar10"))
+
+
+@pytest.fixture(scope="session")
+def cifar100_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """64 train images, 32 test images, 100 fine classes."""
+    return write_cifar100(tmp_path_factory.mktemp("cifar100"))
+
+
+@pytest.fixture(scope="session")
+def stl10_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """32 train, 16 test and 16 unlabelled 96x96 images."""
+    return write_stl10(tmp_path_factory.mktemp("stl10"))
+
+
+@pytest.fixture(scope="session")
+def image_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Classes a and b, 8 RGB PNGs of 32x32 each."""
+    return write_image_folder(tmp_path_factory.mktemp("imagefolder"))
+
+
+@pytest.fixture(scope="session")
+def flat_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 unlabelled RGB PNGs of 32x32, half of them in a sub-folder, and a text file."""
+    return write_flat_folder(tmp_path_factory.mktemp("folder"))

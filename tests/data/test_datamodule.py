@@ -1,0 +1,146 @@
+"""PretrainDataModule: batch structure, splits and loaders over the on-disk fixtures."""
+
+import pytest
+import torch
+from datasets_on_disk import synthetic_split
+
+from hyperssl import ConfigError
+from hyperssl.data.datamodule import PretrainDataModule
+from hyperssl.data.schema import AugmentationConfig, DataConfig
+
+
+def datamodule(
+    dataset: str = "cifar10",
+    root=None,
+    pipelines: list[AugmentationConfig] | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    **data,
+) -> PretrainDataModule:
+    config = DataConfig(
+        dataset=dataset, train_path=str(root) if root else None, num_workers=0, **data
+    )
+    module = PretrainDataModule(config, pipelines or [AugmentationConfig()], batch_size, seed)
+    module.setup("fit")
+    return module
+
+
+def test_train_batch_is_two_views_labels_and_index(cifar10_root):
+    module = datamodule(root=cifar10_root)
+    views, labels, index = next(iter(module.train_dataloader()))
+    assert len(views) == 2
+    assert all(view.shape == (8, 3, 32, 32) and view.dtype == torch.float32 for view in views)
+    assert labels.dtype == index.dtype == torch.long
+    assert labels.shape == index.shape == (8,)
+    expected_labels = torch.from_numpy(synthetic_split(64, 10, 32, 0)[1])
+    assert torch.equal(labels, expected_labels[index])
+
+
+def test_two_pipelines_of_two_crops_give_four_views(cifar10_root):
+    pipelines = [AugmentationConfig(crop_size=32), AugmentationConfig(crop_size=16)]
+    module = datamodule(root=cifar10_root, pipelines=pipelines)
+    views, _, _ = next(iter(module.train_dataloader()))
+    assert module.num_views == 4
+    assert [tuple(view.shape) for view in views] == [(8, 3, 32, 32)] * 2 + [(8, 3, 16, 16)] * 2
+
+
+def test_train_loader_shuffles_by_seed_and_drops_the_last_partial_batch(cifar10_root):
+    def epoch_order(seed: int) -> torch.Tensor:
+        loader = datamodule(root=cifar10_root, batch_size=10, seed=seed).train_dataloader()
+        return torch.cat([index for _, _, index in loader])
+
+    order = epoch_order(0)
+    assert len(order) == 60  # 6 full batches of 10 out of 64
+    assert len(set(order.tolist())) == 60
+    assert torch.equal(order, epoch_order(0))
+    assert not torch.equal(order, epoch_order(1))
+    assert not torch.equal(order, torch.sort(order).values)
+
+
+def test_val_and_train_eval_loaders_keep_every_sample_in_order(cifar10_root):
+    module = datamodule(root=cifar10_root, batch_size=10)
+    val = list(module.val_dataloader())
+    bank = list(module.train_eval_dataloader())
+    assert [len(labels) for _, labels in val] == [10, 10, 10, 2]
+    assert val[0][0].shape == (10, 3, 32, 32)
+    assert sum(len(labels) for _, labels in bank) == 64
+    val_labels = torch.cat([labels for _, labels in val])
+    assert torch.equal(val_labels, torch.from_numpy(synthetic_split(32, 10, 32, 1)[1]))
+    assert module.has_validation
+
+
+def test_eval_images_are_normalised_with_the_configured_stats(cifar10_root):
+    module = datamodule(root=cifar10_root, mean=[0.0] * 3, std=[1.0] * 3)
+    images, _ = next(iter(module.val_dataloader()))
+    expected = torch.from_numpy(synthetic_split(32, 10, 32, 1)[0][:8]).float() / 255
+    torch.testing.assert_close(images, expected)
+
+
+def test_digits_default_config_splits_1437_train_360_val():
+    module = datamodule("digits")
+    assert (len(module.pretrain_set), len(module.val_set)) == (1437, 360)
+    assert module.train_set is module.pretrain_set
+    assert module.num_classes == 10
+
+
+def test_digits_without_val_fraction_has_no_validation():
+    module = datamodule("digits", val_fraction=0.0)
+    assert not module.has_validation
+    assert module.val_dataloader() == []
+
+
+def test_stl10_pretrains_on_train_plus_unlabeled_and_banks_the_labelled_train(stl10_root):
+    module = datamodule(
+        "stl10", stl10_root, [AugmentationConfig(crop_size=48)], batch_size=16, image_size=96
+    )
+    assert (len(module.pretrain_set), len(module.train_set), len(module.val_set)) == (48, 32, 16)
+    views, _, _ = next(iter(module.train_dataloader()))
+    images, labels = next(iter(module.train_eval_dataloader()))
+    assert views[0].shape == (16, 3, 48, 48)
+    assert images.shape == (16, 3, 96, 96)
+    assert (labels >= 0).all()
+
+
+def test_stl10_can_skip_the_unlabelled_images(stl10_root):
+    module = datamodule("stl10", stl10_root, stl10_unlabeled=False, image_size=96)
+    assert len(module.pretrain_set) == 32
+
+
+def test_folder_has_unlabelled_training_and_no_validation(flat_folder_root):
+    module = datamodule("folder", flat_folder_root)
+    _, labels, _ = next(iter(module.train_dataloader()))
+    assert (labels == -1).all()
+    assert module.val_dataloader() == []
+    assert not module.has_validation
+
+
+def test_imagefolder_validates_on_val_path(image_folder_root):
+    module = datamodule(
+        "imagefolder", image_folder_root, val_path=str(image_folder_root), num_classes=2
+    )
+    images, labels = next(iter(module.val_dataloader()))
+    assert images.shape == (8, 3, 32, 32)
+    assert labels.tolist() == [0] * 8
+
+
+def test_num_classes_not_matching_the_data_names_the_key(cifar100_root):
+    with pytest.raises(ConfigError) as error:
+        datamodule("cifar100", cifar100_root, num_classes=10)
+    assert error.value.key == "data.num_classes"
+    assert error.value.allowed == "100"
+
+
+def test_batch_larger_than_the_train_set_is_a_config_error(image_folder_root):
+    with pytest.raises(ConfigError, match="exceeds the 16 training images"):
+        datamodule("imagefolder", image_folder_root, batch_size=32, num_classes=2)
+
+
+def test_workers_load_the_same_batch_structure(cifar10_root):
+    config = DataConfig(dataset="cifar10", train_path=str(cifar10_root), num_workers=2)
+    module = PretrainDataModule(config, [AugmentationConfig()], 16, 0)
+    module.setup()
+    loader = module.train_dataloader()
+    views, labels, index = next(iter(loader))
+    assert loader.persistent_workers
+    assert [view.shape for view in views] == [(16, 3, 32, 32)] * 2
+    assert labels.shape == index.shape == (16,)
