@@ -1,0 +1,33 @@
+"""A four-stage conv net that trains in seconds on CPU: the quickstart's backbone."""
+
+from torch import Tensor, nn
+
+from hyperssl.backbones.registry import register_backbone
+
+
+class ConvNet4(nn.Module):
+    """Four 3x3 conv-BN-ReLU stages (width, 2w, 4w, 8w), stride 2 from the second, average pool.
+
+    For 32x32 inputs the feature maps are 32, 16, 8, 4 pixels wide; ``num_features`` is 8w.
+    """
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        channels = [3, width, 2 * width, 4 * width, 8 * width]
+        layers: list[nn.Module] = []
+        for stage, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, stride=1 if stage == 0 else 2, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.num_features = channels[-1]
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.features(images)
+
+
+@register_backbone("convnet4")
+def convnet4(image_size: int, small_stem: bool, width: int = 32) -> nn.Module:
+    return ConvNet4(width=width)
