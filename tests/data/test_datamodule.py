@@ -141,6 +141,19 @@ def test_workers_load_the_same_batch_structure(cifar10_root):
     module.setup()
     loader = module.train_dataloader()
     views, labels, index = next(iter(loader))
-    assert loader.persistent_workers
+    assert loader.num_workers == 2
     assert [view.shape for view in views] == [(16, 3, 32, 32)] * 2
     assert labels.shape == index.shape == (16,)
+
+
+def test_shuffle_order_is_a_function_of_seed_and_epoch(cifar10_root):
+    config = DataConfig(dataset="cifar10", train_path=str(cifar10_root), num_workers=0)
+    module = PretrainDataModule(config, [AugmentationConfig()], 16, seed=3)
+    module.setup()
+    sampler = module.train_dataloader().sampler
+    orders = []
+    for epoch in (0, 1, 0):
+        sampler.set_epoch(epoch)
+        orders.append(list(sampler))
+    assert sorted(orders[0]) == list(range(64))
+    assert orders[0] == orders[2] != orders[1]

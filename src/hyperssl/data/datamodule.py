@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hyperssl.data.augment import MultiViewTransform, eval_transform
 from hyperssl.data.datasets import build_dataset
+from hyperssl.data.sampler import EpochSeededShuffle
 from hyperssl.data.schema import (
     AugmentationConfig,
     DataConfig,
@@ -182,18 +183,19 @@ class PretrainDataModule(pl.LightningDataModule):
             )
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
-        """Training loaders shuffle (seeded) and drop the last partial batch; the others keep
-        order and every sample."""
-        workers = self.data_config.num_workers
+        """Training loaders shuffle by (seed, epoch) and drop the last partial batch; the others
+        keep order and every sample.
+
+        Workers are not persistent: each epoch's workers are seeded from the global torch RNG,
+        which checkpoints save and restore, so a resumed run draws the same augmentations.
+        """
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=EpochSeededShuffle(dataset, self.seed) if train else None,
             drop_last=train,
-            num_workers=workers,
-            persistent_workers=workers > 0,
+            num_workers=self.data_config.num_workers,
             pin_memory=self.data_config.pin_memory and torch.cuda.is_available(),
-            generator=torch.Generator().manual_seed(self.seed) if train else None,
         )
 
     def _require_setup(self) -> None:
