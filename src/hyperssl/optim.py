@@ -18,19 +18,26 @@ OPTIMIZERS = ("sgd", "lars", "adamw")
 SCHEDULERS = ("warmup_cosine", "step", "none")
 
 
-def split_decay_groups(module: nn.Module, exclude_bias_n_norm: bool) -> list[dict[str, Any]]:
+def split_decay_groups(
+    module: nn.Module, exclude_bias_n_norm: bool, name: str = "params"
+) -> list[dict[str, Any]]:
     """Parameters of ``module`` in two groups: with weight decay, and biases/norms without.
 
+    The groups are named ``name`` and ``<name>_no_decay`` (the lr monitor's column names).
     With ``exclude_bias_n_norm`` every parameter of at most one dimension (biases, BatchNorm and
     LayerNorm affine parameters) gets weight_decay=0, which also turns LARS adaptation off for it
     (timm's Lars adapts only groups with weight decay).
     """
     params = [p for p in module.parameters() if p.requires_grad]
     if not exclude_bias_n_norm:
-        return [{"params": params}]
+        return [{"name": name, "params": params}]
     return [
-        {"params": [p for p in params if p.ndim > 1]},
-        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+        {"name": name, "params": [p for p in params if p.ndim > 1]},
+        {
+            "name": f"{name}_no_decay",
+            "params": [p for p in params if p.ndim <= 1],
+            "weight_decay": 0.0,
+        },
     ]
 
 

@@ -1,0 +1,111 @@
+"""Turn configuration mistakes into one line on stderr and exit status 2.
+
+Hydra prints composition errors over several lines and exits 1. The entry points instead let Hydra
+raise (``HYDRA_FULL_ERROR=1`` internally) and translate the exceptions that describe bad input:
+our :class:`~hyperssl.ConfigError`, Hydra's missing-option and override errors, and OmegaConf's
+unknown-key and wrong-type errors. Setting ``HYDRA_FULL_ERROR=1`` yourself shows the traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from hyperssl.errors import ConfigError
+
+EXIT_BAD_INPUT = 2
+T = TypeVar("T")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
+
+
+def _allowed_keys(object_type: Any) -> str | None:
+    if dataclasses.is_dataclass(object_type):
+        return ", ".join(f.name for f in dataclasses.fields(object_type))
+    return None
+
+
+def _describe_omegaconf(error: OmegaConfBaseException) -> str:
+    key = getattr(error, "full_key", None) or getattr(error, "key", None) or "config"
+    if isinstance(error, ConfigKeyError | ConfigAttributeError):
+        message = f"{key}: unknown key"
+        allowed = _allowed_keys(getattr(error, "object_type", None))
+        return f"{message}; allowed: {allowed}" if allowed else message
+    return f"{key}: {_first_line(getattr(error, 'msg', None) or str(error))}"
+
+
+def _describe_missing_option(error: MissingConfigException) -> str:
+    missing = error.missing_cfg_file or ""
+    group, _, option = missing.rpartition("/")
+    if group and error.options is not None:
+        allowed = ", ".join(sorted(o for o in error.options if not o.endswith("_schema")))
+        return f"{group}: unknown option {option!r}; allowed: {allowed}"
+    return _first_line(str(error))
+
+
+def describe_bad_input(error: BaseException) -> str | None:
+    """One line naming the key, the bad value and what is allowed; None if not bad input."""
+    if isinstance(error, ConfigError):
+        return str(error)
+    if isinstance(error, MissingConfigException):
+        return _describe_missing_option(error)
+    if isinstance(error, OverrideParseException):
+        return f"override {error.override!r}: {_first_line(error.message)}"
+    cause = error.__cause__ or error.__context__
+    if isinstance(error, OmegaConfBaseException):
+        return _describe_omegaconf(error)
+    if isinstance(error, HydraException):
+        if isinstance(cause, OmegaConfBaseException):
+            return _describe_omegaconf(cause)
+        if isinstance(cause, ConfigError):
+            return str(cause)
+        return _first_line(str(error))
+    return None
+
+
+# Whether the user asked for tracebacks; read before HYDRA_FULL_ERROR is set for our own use.
+_SHOW_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def _exit_if_bad_input(error: Exception) -> None:
+    message = describe_bad_input(error)
+    if message is not None and not _SHOW_TRACEBACK:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def reporting_bad_input(task: Callable[[DictConfig], T]) -> Callable[[DictConfig], T]:
+    """Wrap a Hydra task: bad input found while it runs exits 2 with one line.
+
+    Exiting from inside the task keeps Hydra from printing its own "Error executing job" line.
+    """
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> T:
+        try:
+            return task(cfg)
+        except Exception as error:
+            _exit_if_bad_input(error)
+            raise
+
+    return wrapped
+
+
+def run_reporting_bad_input(hydra_main: Callable[[], Any]) -> None:
+    """Call a ``@hydra.main`` function; bad input ends as ``error: ...`` and exit status 2."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        hydra_main()
+    except Exception as error:
+        _exit_if_bad_input(error)
+        raise

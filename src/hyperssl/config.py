@@ -1,0 +1,168 @@
+"""Structured-config schemas, registered in Hydra's ConfigStore.
+
+The schema is the one place where a key, its type and its default live; the YAML files under
+``configs/`` only choose values. Hydra merges every YAML onto these dataclasses in struct mode, so a
+misspelt key or a value of the wrong type is rejected before anything is built.
+
+Group options that carry their own keys (methods, heads) extend a per-option schema stored in the
+same group (``method/simclr.yaml`` starts with ``defaults: [simclr_schema]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from hyperssl.data.schema import AugmentationConfig, DataConfig
+
+
+@dataclass
+class ProjectorConfig:
+    """The MLP from backbone features to the embedding z compared on the sphere."""
+
+    hidden_dim: int = 2048
+    output_dim: int = 128
+    num_layers: int = 2
+    spherize: bool = False  # last layer = Spherization + bias-free linear (Kim & Kim, 2022)
+
+
+@dataclass
+class MethodConfig:
+    """Keys shared by every self-supervised method."""
+
+    name: str = MISSING
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+
+
+@dataclass
+class SimCLRConfig(MethodConfig):
+    name: str = "simclr"
+    temperature: float = 0.2
+
+
+@dataclass
+class GeometryConfig:
+    name: str = "cosine"
+
+
+@dataclass
+class GCLKwargsConfig:
+    """GCL/solo-learn spelling: ``method_kwargs.geometric_loss=True`` = ``geometry=geodesic``."""
+
+    geometric_loss: bool = False
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "resnet18"
+    model_name: str | None = None  # backbone=timm: any timm model name
+    small_stem: bool | None = None  # None: chosen by the crop size (<= 64 px gets the small stem)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "lars"
+    lr: float = 0.4  # at the reference batch 256; scaled linearly with the global batch
+    batch_size: int = 256  # per device
+    weight_decay: float = 1e-5
+    momentum: float = 0.9
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    trust_coefficient: float = 0.02  # LARS eta
+    exclude_bias_n_norm: bool = True  # no weight decay / LARS adaptation on biases and norms
+    classifier_lr: float = 0.1  # online linear probe
+    scale_lr_by_batch: bool = True
+    reference_batch_size: int = 256
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "warmup_cosine"
+    warmup_epochs: float = 10.0
+    warmup_start_lr: float = 0.0
+    min_lr: float = 0.0
+    lr_decay_epochs: list[int] = field(default_factory=lambda: [60, 80])
+    gamma: float = 0.1
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning ``Trainer`` arguments, passed through as they are."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_epochs: int = 100
+    max_steps: int = -1
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    check_val_every_n_epoch: int = 1
+    log_every_n_steps: int = 10
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = None
+    deterministic: Any = False
+    benchmark: bool | None = None
+    sync_batchnorm: bool = False
+    enable_progress_bar: bool = True
+    num_sanity_val_steps: int = 0
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "csv"
+    project: str = "hyperssl"
+    entity: str | None = None
+    offline: bool | None = None  # wandb: None = offline unless an API key is configured
+
+
+@dataclass
+class CheckpointConfig:
+    enabled: bool = True
+    every_n_epochs: int = 1
+    monitor: str | None = "val/probe_acc1"  # the "best" checkpoint; None keeps only last.ckpt
+    mode: str = "max"
+
+
+@dataclass
+class KNNConfig:
+    """The weighted k-NN run on the final features of a pretraining run."""
+
+    enabled: bool = True
+    k: int = 20
+    temperature: float = 0.07
+
+
+@dataclass
+class PretrainConfig:
+    method: Any = MISSING
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augmentations: list[AugmentationConfig] = field(default_factory=list)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    heads: dict[str, Any] = field(default_factory=dict)
+    method_kwargs: GCLKwargsConfig = field(default_factory=GCLKwargsConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    knn: KNNConfig = field(default_factory=KNNConfig)
+    name: str = "${method.name}-${data.dataset}"
+    seed: int = 5
+    resume: str | None = None
+
+
+METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {"simclr": SimCLRConfig}
+
+
+def register_configs() -> None:
+    """Store the schemas; called once by the entry points before Hydra composes."""
+    store = ConfigStore.instance()
+    store.store(name="pretrain_schema", node=PretrainConfig)
+    for name, schema in METHOD_SCHEMAS.items():
+        store.store(group="method", name=f"{name}_schema", node=schema)

@@ -1,0 +1,64 @@
+"""What a training step produces, and the loss heads that read it."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+
+@dataclass
+class StepOutput:
+    """The named embeddings of one step; list fields hold one tensor per view.
+
+    feats:  backbone features          [B, F] per view
+    z:      projector outputs          [B, D] per view
+    p:      predictor outputs          [B, D] per view (BYOL, MoCo v3)
+    k:      momentum-encoder outputs   [B, D] per view (MoCo, BYOL), no gradient
+    logits: classifier outputs         [B, C] (supervised)
+    labels: [B] (-1 for unlabelled samples)
+    queue:  MoCo's negatives           [K, D]
+    model:  the module whose layers weight-based heads (MHE) regularise
+    """
+
+    labels: Tensor
+    feats: list[Tensor] = field(default_factory=list)
+    z: list[Tensor] = field(default_factory=list)
+    p: list[Tensor] = field(default_factory=list)
+    k: list[Tensor] = field(default_factory=list)
+    logits: Tensor | None = None
+    queue: Tensor | None = None
+    model: nn.Module | None = None
+
+    def provides(self) -> set[str]:
+        """The names of the fields that hold something."""
+        present = {"labels"}
+        for name in ("feats", "z", "p", "k"):
+            if getattr(self, name):
+                present.add(name)
+        for name in ("logits", "queue", "model"):
+            if getattr(self, name) is not None:
+                present.add(name)
+        return present
+
+
+class LossHead(nn.Module, abc.ABC):
+    """A weighted loss term read off a :class:`StepOutput`.
+
+    Subclasses set ``inputs`` (the StepOutput fields they read) and implement ``forward`` returning
+    the unweighted float32 scalar; the method multiplies by ``weight`` and logs it as
+    ``train/<name>``.
+    """
+
+    inputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str, weight: float = 1.0) -> None:
+        super().__init__()
+        self.name = name
+        self.weight = weight
+
+    @abc.abstractmethod
+    def forward(self, out: StepOutput) -> Tensor:
+        """The unweighted loss term, a float32 scalar."""

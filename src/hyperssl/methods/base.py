@@ -1,0 +1,213 @@
+"""The LightningModule core every method extends through a few small hooks.
+
+A method turns a batch of views into a :class:`StepOutput` (``embed``) and names its own objective
+(``objective``); the base class owns the backbone, the loss heads, the online linear probe, the
+optimizer and the schedule. A new method is a subclass of about a hundred lines.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from typing import Any, ClassVar
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from timm.scheduler.scheduler import Scheduler as TimmScheduler
+from torch import Tensor, nn
+from torchmetrics.functional.classification import multiclass_accuracy
+
+from hyperssl.backbones import create_backbone
+from hyperssl.errors import ConfigError
+from hyperssl.heads import LossHead, StepOutput, build_heads
+from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
+
+Batch = tuple[list[Tensor], Tensor, Tensor]
+
+
+def backbone_from_config(cfg: DictConfig, image_size: int) -> nn.Module:
+    """The backbone described by a run's ``backbone`` config, for crops of ``image_size`` pixels."""
+    kwargs = dict(cfg.backbone.kwargs)
+    if cfg.backbone.model_name is not None:
+        kwargs["model_name"] = cfg.backbone.model_name
+    return create_backbone(cfg.backbone.name, image_size, cfg.backbone.small_stem, **kwargs)
+
+
+def pretrain_crop_size(cfg: DictConfig) -> int:
+    """The largest crop of the augmentation pipelines: the size the backbone is built for."""
+    return max(pipeline.crop_size for pipeline in cfg.augmentations)
+
+
+class BaseMethod(pl.LightningModule, abc.ABC):
+    """Backbone + heads + online probe; subclasses add their projector/predictor/momentum parts.
+
+    Hooks: ``objective()`` returns the method's own loss head (the first head), ``embed(views,
+    labels)`` returns the step's StepOutput, ``produces`` names the StepOutput fields it fills.
+    """
+
+    produces: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, cfg: DictConfig) -> None:
+        super().__init__()
+        self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True)})
+        self.cfg = cfg
+        self.geometry: str = cfg.geometry.name
+        self.backbone = backbone_from_config(cfg, pretrain_crop_size(cfg))
+        self.num_features: int = self.backbone.num_features
+        self.num_classes: int = cfg.data.num_classes
+        self.classifier = nn.Linear(self.num_features, self.num_classes)
+        self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads)])
+        self._check_head_inputs()
+
+    # ----------------------------------------------------------------- hooks for subclasses
+    @abc.abstractmethod
+    def objective(self) -> LossHead:
+        """The method's own loss, as the first head."""
+
+    @abc.abstractmethod
+    def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
+        """Forward every view; return the named embeddings of the step."""
+
+    # ----------------------------------------------------------------- shared machinery
+    def _check_head_inputs(self) -> None:
+        for head in self.heads:
+            missing = [name for name in head.inputs if name not in self.produces]
+            if missing:
+                raise ConfigError(
+                    f"heads.{head.name}",
+                    f"needs {', '.join(missing)}, which method {self.cfg.method.name!r} "
+                    "does not produce",
+                    f"heads whose inputs are within {sorted(self.produces)}",
+                )
+
+    def encode(self, views: list[Tensor]) -> list[Tensor]:
+        """Backbone features per view; views of one shape go through as one batch."""
+        if all(view.shape == views[0].shape for view in views):
+            return list(self.backbone(torch.cat(views)).chunk(len(views)))
+        return [self.backbone(view) for view in views]
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Backbone features [B, F] of a batch of images."""
+        return self.backbone(images)
+
+    def loss_terms(self, out: StepOutput) -> dict[str, Tensor]:
+        """Each head's unweighted value, keyed by head name."""
+        return {head.name: head(out) for head in self.heads}
+
+    def _probe(self, feats: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Online linear probe on detached features: CE loss, top-1 and top-5 accuracy in %."""
+        logits = self.classifier(feats.detach())
+        loss = F.cross_entropy(logits, labels, ignore_index=-1)
+        acc1, acc5 = (
+            100.0
+            * multiclass_accuracy(
+                logits,
+                labels,
+                num_classes=self.num_classes,
+                top_k=min(k, self.num_classes),
+                average="micro",
+                ignore_index=-1,
+            )
+            for k in (1, 5)
+        )
+        return loss, acc1, acc5
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        views, labels, _ = batch
+        out = self.embed(views, labels)
+        terms = self.loss_terms(out)
+        loss = sum(head.weight * terms[head.name] for head in self.heads)
+        probe_loss, probe_acc1, _ = self._probe(torch.cat(out.feats), labels.repeat(len(views)))
+        metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
+        metrics |= {
+            "train/loss": loss.detach(),
+            "train/probe_loss": probe_loss.detach(),
+            "train/probe_acc1": probe_acc1,
+        }
+        self.log_dict(metrics, on_step=True, on_epoch=False)
+        return loss + probe_loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        loss, acc1, acc5 = self._probe(self.backbone(images), labels)
+        self.log_dict(
+            {"val/probe_loss": loss, "val/probe_acc1": acc1, "val/probe_acc5": acc5},
+            on_epoch=True,
+            sync_dist=True,
+            batch_size=len(labels),
+        )
+
+    def learnable_modules(self) -> dict[str, nn.Module]:
+        """Modules trained by the main optimizer, by name (everything but the online probe)."""
+        return {name: module for name, module in self.named_children() if name != "classifier"}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt_cfg = self.cfg.optimizer
+        world_size = self.trainer.world_size if self._trainer is not None else 1
+
+        def lr_of(value: float) -> float:
+            return scaled_lr(
+                value,
+                opt_cfg.batch_size,
+                world_size,
+                opt_cfg.reference_batch_size,
+                opt_cfg.scale_lr_by_batch,
+            )
+
+        groups = [
+            group
+            for name, module in self.learnable_modules().items()
+            for group in split_decay_groups(module, opt_cfg.exclude_bias_n_norm, name)
+        ]
+        groups.append(
+            {
+                "name": "classifier",
+                "params": list(self.classifier.parameters()),
+                "lr": lr_of(opt_cfg.classifier_lr),
+                "weight_decay": 0.0,
+            }
+        )
+        groups = [group for group in groups if group["params"]]
+        optimizer = build_optimizer(groups, opt_cfg, lr_of(opt_cfg.lr))
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        max_epochs = self.trainer.max_epochs or 0
+        steps_per_epoch = max(total_steps // max_epochs, 1) if max_epochs > 0 else total_steps
+        scheduler, interval = build_scheduler(
+            optimizer, self.cfg.scheduler, total_steps, steps_per_epoch
+        )
+        if scheduler is None:
+            return {"optimizer": optimizer}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "frequency": 1},
+        }
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        if isinstance(scheduler, TimmScheduler):
+            # timm's schedulers are stepped by update count, after each optimizer step.
+            scheduler.step_update(num_updates=self.global_step)
+        else:
+            scheduler.step()
+
+    # ------------------------------------------------------------ exact resume of randomness
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Plain lists and tensors only, so the checkpoint loads with torch.load(weights_only=True).
+        name, keys, position, has_gauss, cached = np.random.get_state()
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": [name, keys.tolist(), position, has_gauss, cached],
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rng_states")
+        if states is not None:
+            torch.set_rng_state(states["torch"])
+            name, keys, position, has_gauss, cached = states["numpy"]
+            np.random.set_state(
+                (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached)
+            )
+            random.setstate(states["python"])

@@ -1,0 +1,92 @@
+"""Cross-field checks of a composed config, run once before any data or model is built.
+
+Types and key names are already enforced by the schemas (``hyperssl.config``); this module checks
+names of registered components, value ranges, and rules that span several groups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from hyperssl.backbones import available_backbones
+from hyperssl.data.schema import validate_augmentations, validate_data_config
+from hyperssl.errors import ConfigError
+from hyperssl.geometry import GEOMETRIES
+from hyperssl.heads import validate_heads
+from hyperssl.optim import OPTIMIZERS, SCHEDULERS
+
+LOGGERS = ("csv", "tensorboard", "wandb")
+PRECISIONS = ("32-true", "32", "64-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true")
+
+
+def _require(ok: bool, key: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(key, f"got {value!r}", allowed)
+
+
+def _check_name(key: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
+    _require(value in allowed, key, value, ", ".join(allowed))
+
+
+def reject_unknown_keys(node: Any, path: str = "") -> None:
+    """Keys added with Hydra's ``+key=value`` bypass the schema's struct mode: check them here."""
+    if isinstance(node, DictConfig):
+        schema = OmegaConf.get_type(node)
+        if dataclasses.is_dataclass(schema):
+            fields = [field.name for field in dataclasses.fields(schema)]
+            for key in node:
+                if key not in fields:
+                    raise ConfigError(f"{path}{key}", "unknown key", ", ".join(fields))
+        for key in node:
+            reject_unknown_keys(node._get_node(key), f"{path}{key}.")
+    elif isinstance(node, ListConfig):
+        for index in range(len(node)):
+            reject_unknown_keys(node._get_node(index), f"{path}{index}.")
+
+
+def apply_gcl_spelling(cfg: DictConfig) -> None:
+    """``method_kwargs.geometric_loss=True`` (the GCL README flag) selects the geodesic geometry."""
+    if cfg.method_kwargs.geometric_loss:
+        cfg.geometry.name = "geodesic"
+
+
+def validate_pretrain(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` on the first bad value of a pretraining config."""
+    from hyperssl.methods import METHODS  # the methods import Lightning; keep this module light
+
+    reject_unknown_keys(cfg)
+    apply_gcl_spelling(cfg)
+    _check_name("method", cfg.method.name, sorted(METHODS))
+    _check_name("geometry", cfg.geometry.name, GEOMETRIES)
+    _check_name("backbone.name", cfg.backbone.name, available_backbones())
+    _check_name("optimizer.name", cfg.optimizer.name, OPTIMIZERS)
+    _check_name("scheduler.name", cfg.scheduler.name, SCHEDULERS)
+    _check_name("logger.name", cfg.logger.name, LOGGERS)
+    _check_name("trainer.precision", str(cfg.trainer.precision), PRECISIONS)
+    if "temperature" in cfg.method:
+        _require(cfg.method.temperature > 0, "method.temperature", cfg.method.temperature, "> 0")
+    _require(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "> 0")
+    _require(
+        cfg.optimizer.batch_size >= 1, "optimizer.batch_size", cfg.optimizer.batch_size, ">= 1"
+    )
+    _require(
+        cfg.trainer.max_epochs >= 1 or cfg.trainer.max_steps >= 1,
+        "trainer.max_epochs",
+        cfg.trainer.max_epochs,
+        ">= 1 (or trainer.max_steps >= 1)",
+    )
+    _require(cfg.knn.k >= 1, "knn.k", cfg.knn.k, ">= 1")
+    _require(cfg.knn.temperature > 0, "knn.temperature", cfg.knn.temperature, "> 0")
+    validate_data_config(cfg.data)
+    validate_augmentations(cfg.augmentations)
+    num_views = sum(pipeline.num_crops for pipeline in cfg.augmentations)
+    _require(
+        num_views >= 2,
+        "augmentations",
+        f"{num_views} view(s)",
+        "pipelines giving at least 2 views in total (sum of num_crops)",
+    )
+    validate_heads(cfg.heads)

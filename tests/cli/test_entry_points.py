@@ -1,0 +1,64 @@
+"""The entry points as a user runs them: subprocesses, exit codes, what is printed."""
+
+import json
+
+import pytest
+from datasets_on_disk import write_cifar10
+from hydra_runs import TINY, run_entry
+
+
+def test_default_entry_point_pretrains_and_reports_knn(tmp_path):
+    result = run_entry("main_pretrain.py", [*TINY, f"hydra.run.dir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "k-NN top-1" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["method"] == "simclr" and summary["dataset"] == "digits"
+    assert 0.0 <= summary["knn_top1"] <= 100.0
+
+
+def test_gcl_command_line_runs_verbatim_with_geometric_loss(tmp_path):
+    root = write_cifar10(tmp_path / "datasets")
+    run_dir = tmp_path / "run"
+    result = run_entry(
+        "main_pretrain.py",
+        [
+            "--config-path",
+            "scripts/pretrain/cifar",
+            "--config-name",
+            "simclr.yaml",
+            "method_kwargs.geometric_loss=True",
+            f"data.train_path={root}",
+            *TINY,
+            f"hydra.run.dir={run_dir}",
+        ],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = (run_dir / "config.yaml").read_text()
+    assert "name: geodesic" in config
+    assert "output_dim: 16" in config  # the override wins over the preset's 256
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("method.temprature=0.1", "error: method.temprature: unknown key; allowed: "),
+        ("optimizer.lr=fast", "error: optimizer.lr: Value 'fast' of type 'str' could not be"),
+        ("method=simclrr", "error: method: unknown option 'simclrr'; allowed: simclr"),
+        (
+            "geometry=hyperbolic",
+            "error: geometry: unknown option 'hyperbolic'; allowed: cosine, geodesic",
+        ),
+        ("method.temperature=-1", "error: method.temperature: got -1.0; allowed: > 0"),
+        ("data.dataset=mnist", "error: data.dataset: got 'mnist'; allowed: digits, cifar10"),
+        ("+trainer.max_epoch=3", "error: trainer.max_epoch: unknown key; allowed: accelerator"),
+        ("heads=[uniformity] heads.uniformity.tt=3", "error: heads.uniformity.tt: unknown key"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(override, expected, tmp_path):
+    result = run_entry("main_pretrain.py", [*override.split(" "), f"hydra.run.dir={tmp_path}"])
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(expected), lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists()

@@ -1,0 +1,42 @@
+"""SimCLR with every loss head and both geometries, through the Hydra config."""
+
+import csv
+import math
+
+import pytest
+from hydra_runs import run_pretrain
+
+from hyperssl import ConfigError
+
+HEAD_OVERRIDES = {
+    "uniformity": ["heads=[uniformity]"],
+    "align_uniform": ["heads=[align_uniform]"],
+    "mhe": ["heads=[mhe]", "heads.mhe.power=a1", "heads.mhe.half_space=true"],
+    "mhe_embeddings": ["heads=[mhe]", "heads.mhe.target=embeddings"],
+    "uniformity+mhe": ["heads=[uniformity,mhe]"],
+}
+
+
+def logged_columns(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(r[key]) for r in rows if r.get(key)] for key in rows[0]}
+
+
+@pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
+@pytest.mark.parametrize("heads", sorted(HEAD_OVERRIDES))
+def test_each_head_is_trained_and_logged(heads, geometry, tmp_path):
+    overrides = [*HEAD_OVERRIDES[heads], f"geometry={geometry}"]
+    summary = run_pretrain(overrides, tmp_path)
+    columns = logged_columns(tmp_path)
+    for head in heads.replace("_embeddings", "").split("+"):
+        values = columns[f"train/{head}"]
+        assert len(values) == 3 and all(math.isfinite(v) for v in values)
+    nt_xent, total = columns["train/nt_xent"], columns["train/loss"]
+    assert all(math.isfinite(v) for v in nt_xent) and math.isfinite(summary["train/loss"])
+    assert total != nt_xent  # the heads' weighted terms are part of the loss
+
+
+def test_a_head_whose_inputs_the_method_lacks_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="heads.hcr: needs logits, which method 'simclr'"):
+        run_pretrain(["heads=[hcr]"], tmp_path)

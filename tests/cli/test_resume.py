@@ -1,0 +1,85 @@
+"""resume=<run dir> continues where the run stopped: step, optimizer, schedule, weights."""
+
+import csv
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra_runs import run_pretrain
+
+from hyperssl import ConfigError
+from hyperssl.cli import pretrain
+
+RUN = [
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=0",
+    "scheduler.warmup_epochs=1",
+    "trainer.max_epochs=3",
+]
+
+
+class SimulatedCrashError(RuntimeError):
+    pass
+
+
+class CrashAtEpoch(pl.Callback):
+    """Stops the run like a crash at the start of an epoch, after the last checkpoint."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == self.epoch:
+            raise SimulatedCrashError(f"crash at epoch {self.epoch}")
+
+
+def lr_by_step(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        rows = [row for row in csv.DictReader(f) if row.get("lr-Lars/backbone")]
+    return {int(row["step"]): float(row["lr-Lars/backbone"]) for row in rows}
+
+
+def crashing_trainer(monkeypatch, epoch):
+    build = pretrain.build_trainer
+
+    def build_then_add_crash(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.callbacks.append(CrashAtEpoch(epoch))
+        return trainer
+
+    monkeypatch.setattr(pretrain, "build_trainer", build_then_add_crash)
+
+
+def test_resume_continues_at_the_right_step_with_the_same_state(tmp_path, monkeypatch):
+    straight = run_pretrain(RUN, tmp_path / "straight")
+    with monkeypatch.context() as patch:
+        crashing_trainer(patch, epoch=2)
+        with pytest.raises(SimulatedCrashError):
+            run_pretrain(RUN, tmp_path / "crashed")
+    saved = torch.load(tmp_path / "crashed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 6
+
+    resumed = run_pretrain([*RUN, f"resume={tmp_path / 'crashed'}"], tmp_path / "resumed")
+
+    assert resumed["global_step"] == straight["global_step"] == 9
+    assert resumed["resumed_from"].endswith("last.ckpt")
+    # The schedule continues: the lr of steps 6..8 equals the uninterrupted run's.
+    straight_lrs, resumed_lrs = lr_by_step(tmp_path / "straight"), lr_by_step(tmp_path / "resumed")
+    assert sorted(resumed_lrs) == [6, 7, 8]
+    for step, lr in resumed_lrs.items():
+        assert lr == pytest.approx(straight_lrs[step], rel=1e-6)
+    # Optimizer state (momentum buffers), random state and weights continue exactly.
+    end_straight = torch.load(
+        tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True
+    )
+    end_resumed = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    for name, value in end_straight["state_dict"].items():
+        torch.testing.assert_close(end_resumed["state_dict"][name], value, msg=name)
+    momentum = end_straight["optimizer_states"][0]["state"]
+    for index, state in end_resumed["optimizer_states"][0]["state"].items():
+        torch.testing.assert_close(state["momentum_buffer"], momentum[index]["momentum_buffer"])
+
+
+def test_resume_from_a_missing_checkpoint_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="resume: no checkpoint at .*nowhere; allowed: a .ckpt"):
+        run_pretrain([f"resume={tmp_path / 'nowhere'}"], tmp_path / "run")
