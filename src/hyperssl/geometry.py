@@ -1,0 +1,106 @@
+"""How two points on the unit hypersphere compare: cosine or geodesic similarity.
+
+A *geometry* turns the cosine of the angle between two unit vectors into a similarity:
+
+- ``"cosine"``:   s(x, y) = cos θ = x·y                         (SimCLR, MoCo, BYOL)
+- ``"geodesic"``: s(x, y) = 1 - θ/π,  θ = arccos(x·y) ∈ [0, π]   (Koishekenov et al., "Geometric
+  Contrastive Learning", ICCV-W 2023: the geodesic distance θ on the sphere, mapped to [0, 1]
+  so that it can replace the cosine in the softmax of a contrastive loss)
+
+Both are computed in float32 (float64 when the input is float64), with autocast disabled: the
+arccos of a half-precision cosine is useless near θ = 0, where float16 rounds 1 - 1e-4 to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager
+
+import torch
+from torch import Tensor
+
+from hyperssl.errors import ConfigError
+
+GEOMETRIES: tuple[str, ...] = ("cosine", "geodesic")
+
+
+def check_geometry(geometry: str) -> str:
+    """Return ``geometry`` if it is one of :data:`GEOMETRIES`, else raise :class:`ConfigError`."""
+    if geometry not in GEOMETRIES:
+        raise ConfigError(
+            key="geometry", problem=f"unknown geometry {geometry!r}", allowed=", ".join(GEOMETRIES)
+        )
+    return geometry
+
+
+def loss_dtype(*tensors: Tensor) -> torch.dtype:
+    """The dtype losses compute in: float64 if any input is float64, else float32."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+def to_loss_dtype(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """``x`` cast to ``dtype`` (default :func:`loss_dtype` of ``x``); a no-op when it has it."""
+    return x.to(dtype or loss_dtype(x))
+
+
+def no_autocast(x: Tensor) -> AbstractContextManager[None]:
+    """A context in which autocast is off on ``x``'s device, so matmuls stay in float32."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+def safe_arccos(cos: Tensor) -> Tensor:
+    """θ = arccos(cos), in float32 (float64 for float64 input), with a finite gradient everywhere.
+
+    ``cos`` is clamped to [-1 + ε, 1 - ε] with ε the machine epsilon of the compute dtype
+    (1.19e-7 in float32), so |dθ/dcos| = 1/sqrt(1 - cos²) <= 1/sqrt(2ε) ≈ 2048, and the gradient
+    is exactly 0 where the clamp is active (coincident or antipodal vectors, the diagonal of a
+    self-similarity matrix). The clamp is applied after the cast: in float16, 1 - 1e-7 is 1.
+    It costs little accuracy: θ >= arccos(1 - ε) ≈ 4.9e-4 rad in float32 (2.1e-8 in float64),
+    while a float32 cosine cannot resolve angles below arccos(1 - 2⁻²⁴) ≈ 3.5e-4 rad anyway.
+
+    cos: [*] -> θ: [*] in [arccos(1 - ε), π - arccos(1 - ε)].
+    """
+    with no_autocast(cos):
+        c = to_loss_dtype(cos)
+        eps = torch.finfo(c.dtype).eps
+        return torch.acos(c.clamp(-1.0 + eps, 1.0 - eps))
+
+
+def cosine_to_similarity(cos: Tensor, geometry: str) -> Tensor:
+    """Map cosines to the similarity of ``geometry``: cos θ, or 1 - θ/π (GCL).
+
+    cos: [*] -> [*] in float32 (float64 for float64 input).
+    """
+    check_geometry(geometry)
+    with no_autocast(cos):
+        if geometry == "cosine":
+            return to_loss_dtype(cos)
+        return 1.0 - safe_arccos(cos) / math.pi
+
+
+def similarity(x: Tensor, y: Tensor, geometry: str = "cosine") -> Tensor:
+    """Pairwise similarity of row-normalized points: S_ij = s(x_i, y_j).
+
+    ``"cosine"``: S_ij = x_i·y_j = cos θ_ij. ``"geodesic"``: S_ij = 1 - θ_ij/π with
+    θ_ij = arccos(x_i·y_j) (Koishekenov et al. 2023). Rows are *not* normalized here.
+
+    x: [N, D], y: [M, D] -> S: [N, M], float32 (float64 if an input is float64).
+    """
+    check_geometry(geometry)
+    with no_autocast(x):
+        dtype = loss_dtype(x, y)
+        cos = to_loss_dtype(x, dtype) @ to_loss_dtype(y, dtype).T
+        return cosine_to_similarity(cos, geometry)
+
+
+def paired_similarity(x: Tensor, y: Tensor, geometry: str = "cosine") -> Tensor:
+    """Row-wise similarity of row-normalized points: s_i = s(x_i, y_i), the diagonal of
+    :func:`similarity` without the [B, B] matrix.
+
+    x: [B, D], y: [B, D] -> s: [B], float32 (float64 if an input is float64).
+    """
+    check_geometry(geometry)
+    with no_autocast(x):
+        dtype = loss_dtype(x, y)
+        cos = (to_loss_dtype(x, dtype) * to_loss_dtype(y, dtype)).sum(dim=-1)
+        return cosine_to_similarity(cos, geometry)

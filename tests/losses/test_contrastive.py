@@ -1,0 +1,248 @@
+"""NT-Xent and InfoNCE-with-queue against loops written from the papers' formulas."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hyperssl import ConfigError
+from hyperssl.losses import info_nce_queue, nt_xent, nt_xent_views
+
+GEOMETRIES = ("cosine", "geodesic")
+
+
+def _rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=generator, dtype=torch.float64).to(dtype)
+
+
+def _unit(v: list[float]) -> list[float]:
+    norm = math.sqrt(sum(a * a for a in v))
+    return [a / norm for a in v]
+
+
+def _sim(a: list[float], b: list[float], geometry: str) -> float:
+    cos = sum(p * q for p, q in zip(a, b, strict=True))
+    if geometry == "cosine":
+        return cos
+    return 1.0 - math.acos(max(-1.0, min(1.0, cos))) / math.pi
+
+
+def _loop_nt_xent(views: list[torch.Tensor], temperature: float, geometry: str) -> float:
+    """SupCon's L_out with the views of a sample as its class (SimCLR's NT-Xent for V = 2)."""
+    batch = views[0].shape[0]
+    points = [(v, b, _unit(view[b].tolist())) for v, view in enumerate(views) for b in range(batch)]
+    total = 0.0
+    for i, (v_i, b_i, z_i) in enumerate(points):
+        denominator = sum(
+            math.exp(_sim(z_i, z_k, geometry) / temperature)
+            for k, (_, _, z_k) in enumerate(points)
+            if k != i
+        )
+        positives = [z_p for (v_p, b_p, z_p) in points if b_p == b_i and v_p != v_i]
+        total += -sum(
+            math.log(math.exp(_sim(z_i, z_p, geometry) / temperature) / denominator)
+            for z_p in positives
+        ) / len(positives)
+    return total / len(points)
+
+
+def _loop_info_nce(q, k, queue, temperature: float, geometry: str) -> float:
+    total = 0.0
+    negatives = queue.tolist()
+    for q_i, k_i in zip(q.tolist(), k.tolist(), strict=True):
+        q_i, k_i = _unit(q_i), _unit(k_i)
+        logits = [_sim(q_i, k_i, geometry) / temperature]
+        logits += [_sim(q_i, n, geometry) / temperature for n in negatives]
+        total += -math.log(math.exp(logits[0]) / sum(math.exp(x) for x in logits))
+    return total / q.shape[0]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("batch", "dim", "temperature"), [(1, 3, 0.5), (4, 5, 0.2), (6, 2, 0.1)])
+def test_nt_xent_two_views_matches_simclr_loop(geometry, dtype, batch, dim, temperature):
+    z1, z2 = _rows(batch, dim, 0, dtype), _rows(batch, dim, 1, dtype)
+    expected = _loop_nt_xent([z1, z2], temperature, geometry)
+    tol = 1e-10 if dtype == torch.float64 else 2e-5
+    assert nt_xent(z1, z2, temperature, geometry).item() == pytest.approx(expected, abs=tol)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_nt_xent_four_views_matches_supcon_loop(geometry, dtype):
+    views = [_rows(3, 4, seed, dtype) for seed in range(4)]
+    expected = _loop_nt_xent(views, 0.3, geometry)
+    tol = 1e-10 if dtype == torch.float64 else 2e-5
+    assert nt_xent_views(views, 0.3, geometry).item() == pytest.approx(expected, abs=tol)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_nt_xent_and_info_nce_queue_match_loops_at_temperature_0_01(geometry):
+    z1, z2, queue = _rows(4, 3, 28), _rows(4, 3, 29), F.normalize(_rows(6, 3, 30), dim=1)
+    expected = _loop_nt_xent([z1, z2], 0.01, geometry)
+    assert nt_xent(z1, z2, 0.01, geometry).item() == pytest.approx(expected, rel=1e-10)
+    expected = _loop_info_nce(z1, z2, queue, 0.01, geometry)
+    assert info_nce_queue(z1, z2, queue, 0.01, geometry).item() == pytest.approx(
+        expected, rel=1e-10
+    )
+
+
+@pytest.mark.parametrize("num_threads", [1, 8])
+def test_geodesic_losses_agree_across_thread_counts(num_threads):
+    """Below 8 threads the geodesic arccos runs in NumPy, from 8 on in torch."""
+    z1, z2 = _rows(5, 4, 31, torch.float32), _rows(5, 4, 32, torch.float32)
+    queue = F.normalize(_rows(7, 4, 33, torch.float32), dim=1)
+    expected_nt = _loop_nt_xent([z1, z2], 0.2, "geodesic")
+    expected_moco = _loop_info_nce(z1, z2, queue, 0.2, "geodesic")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        nt = nt_xent(z1, z2, 0.2, "geodesic").item()
+        moco = info_nce_queue(z1, z2, queue, 0.2, "geodesic").item()
+    finally:
+        torch.set_num_threads(previous)
+    assert nt == pytest.approx(expected_nt, abs=2e-5)
+    assert moco == pytest.approx(expected_moco, abs=2e-5)
+
+
+def test_nt_xent_is_nt_xent_views_of_the_two_views():
+    z1, z2 = _rows(5, 3, 2), _rows(5, 3, 3)
+    assert nt_xent(z1, z2, 0.2).item() == nt_xent_views([z1, z2], 0.2).item()
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("num_views", [2, 3])
+def test_nt_xent_backward_passes_gradcheck(geometry, num_views):
+    views = [_rows(4, 3, seed).requires_grad_(True) for seed in range(num_views)]
+    assert torch.autograd.gradcheck(lambda *v: nt_xent_views(v, 0.3, geometry), tuple(views))
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_nt_xent_grad_finite_for_identical_views_and_duplicated_samples(geometry):
+    base = _rows(3, 4, 4, torch.float32)
+    z1 = torch.cat([base, base[:1]]).requires_grad_(True)  # sample 0 twice in the batch
+    z2 = z1.detach().clone().requires_grad_(True)  # the second view equals the first
+    nt_xent(z1, z2, 0.2, geometry).backward()
+    assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_nt_xent_grad_finite_for_antipodal_views(geometry):
+    z1 = _rows(4, 3, 5, torch.float32).requires_grad_(True)
+    z2 = (-z1.detach()).requires_grad_(True)
+    loss = nt_xent(z1, z2, 0.2, geometry)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_nt_xent_of_half_inputs_is_float32_with_finite_grad(geometry, dtype):
+    z1 = _rows(4, 8, 6, dtype).requires_grad_(True)
+    z2 = _rows(4, 8, 7, dtype).requires_grad_(True)
+    loss = nt_xent(z1, z2, 0.2, geometry)
+    loss.backward()
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(nt_xent(z1.float(), z2.float(), 0.2, geometry).item())
+    assert z1.grad.dtype == dtype and torch.isfinite(z1.grad.float()).all()
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_nt_xent_under_bfloat16_autocast_is_float32_with_finite_grad(geometry):
+    projector = torch.nn.Linear(8, 6)
+    x1, x2 = _rows(5, 8, 8, torch.float32), _rows(5, 8, 9, torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z1, z2 = projector(x1), projector(x2)
+        loss = nt_xent(z1, z2, 0.2, geometry)
+    loss.backward()
+    assert z1.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(nt_xent(z1.float(), z2.float(), 0.2, geometry).item())
+    assert torch.isfinite(projector.weight.grad).all()
+
+
+def _near_orthogonal(n: int, epsilon: float) -> torch.Tensor:
+    """n unit vectors in R^(2n) whose pairwise angles are π/2 + O(epsilon)."""
+    basis = torch.linalg.qr(_rows(2 * n, n, 10))[0].T  # n orthonormal rows
+    return F.normalize(basis + epsilon * _rows(n, 2 * n, 11), dim=1)
+
+
+def test_geodesic_nt_xent_at_t_equals_cosine_nt_xent_at_pi_t_up_to_cubic_order():
+    """With θ = π/2 + δ: cos θ = -sin δ = -δ + O(δ³) and 1 - θ/π = 1/2 - δ/π, so the geodesic
+    logits at T are the cosine logits at πT plus the row constant 1/(2T) plus r with
+    |r| = |δ - sin δ|/(πT) <= |δ|³/(6πT). The softmax ignores the constant, and the loss moves by
+    at most 2 max|r|, so |geodesic(T) - cosine(πT)| <= max|δ|³/(3πT)."""
+    temperature = 0.1
+    differences = []
+    for epsilon in (0.01, 0.005):
+        z = _near_orthogonal(6, epsilon)
+        z1, z2 = z[:3], z[3:]
+        cos = (z @ z.T)[~torch.eye(6, dtype=torch.bool)]
+        delta_max = (torch.acos(cos) - math.pi / 2).abs().max().item()
+        geodesic = nt_xent(z1, z2, temperature, "geodesic").item()
+        cosine = nt_xent(z1, z2, math.pi * temperature, "cosine").item()
+        differences.append(abs(geodesic - cosine))
+        assert differences[-1] <= delta_max**3 / (3 * math.pi * temperature)
+        # Matching temperatures is what makes them agree: at the same T they differ at O(δ).
+        assert abs(geodesic - nt_xent(z1, z2, temperature, "cosine").item()) > 100 * differences[-1]
+    assert differences[0] / differences[1] == pytest.approx(8.0, rel=0.15)  # halving δ: /8
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("batch", "size", "dim"), [(1, 1, 3), (3, 5, 4)])
+def test_info_nce_queue_matches_moco_loop(geometry, dtype, batch, size, dim):
+    q, k = _rows(batch, dim, 12, dtype), _rows(batch, dim, 13, dtype)
+    queue = F.normalize(_rows(size, dim, 14, dtype), dim=1)
+    expected = _loop_info_nce(q, k, queue, 0.2, geometry)
+    tol = 1e-10 if dtype == torch.float64 else 2e-5
+    assert info_nce_queue(q, k, queue, 0.2, geometry).item() == pytest.approx(expected, abs=tol)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_info_nce_queue_backward_passes_gradcheck(geometry):
+    q, k = _rows(3, 4, 25).requires_grad_(True), _rows(3, 4, 26)
+    queue = F.normalize(_rows(5, 4, 27), dim=1).requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda q, queue: info_nce_queue(q, k, queue, 0.3, geometry), (q, queue)
+    )
+
+
+def test_info_nce_queue_treats_keys_as_constants():
+    q = _rows(3, 4, 15).requires_grad_(True)
+    k = _rows(3, 4, 16).requires_grad_(True)
+    info_nce_queue(q, k, F.normalize(_rows(5, 4, 17), dim=1)).backward()
+    assert k.grad is None and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_info_nce_queue_grad_finite_when_key_and_queue_repeat_or_oppose_the_query(geometry):
+    q = F.normalize(_rows(3, 4, 18, torch.float32), dim=1).requires_grad_(True)
+    queue = torch.cat([q.detach(), -q.detach()])
+    info_nce_queue(q, q.detach(), queue, 0.2, geometry).backward()
+    assert torch.isfinite(q.grad).all()
+
+
+def test_info_nce_queue_under_bfloat16_autocast_is_float32():
+    q, k = _rows(3, 4, 19, torch.float32), _rows(3, 4, 20, torch.float32)
+    queue = F.normalize(_rows(6, 4, 21, torch.float32), dim=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = info_nce_queue(q, k, queue, 0.2, "geodesic")
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(info_nce_queue(q, k, queue, 0.2, "geodesic").item())
+
+
+def test_contrastive_losses_reject_unknown_geometry():
+    z = _rows(2, 3, 22)
+    with pytest.raises(ConfigError, match="geometry"):
+        nt_xent(z, z, 0.2, "euclidean")
+    with pytest.raises(ConfigError, match="geometry"):
+        info_nce_queue(z, z, z, 0.2, "euclidean")
+
+
+def test_nt_xent_views_needs_two_views_of_the_same_shape():
+    with pytest.raises(ValueError, match="at least 2 views"):
+        nt_xent_views([_rows(2, 3, 23)])
+    with pytest.raises(ValueError, match="same shape"):
+        nt_xent_views([_rows(2, 3, 23), _rows(3, 3, 24)])
