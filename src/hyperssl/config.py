@@ -44,6 +44,64 @@ class SimCLRConfig(MethodConfig):
 
 
 @dataclass
+class MomentumConfig:
+    """EMA of the momentum encoders: τ rises from ``base_tau`` to ``final_tau`` on a cosine."""
+
+    base_tau: float = 0.99
+    final_tau: float = 1.0
+
+
+@dataclass
+class PredictorConfig:
+    hidden_dim: int = 4096
+
+
+@dataclass
+class MoCoV2PlusConfig(MethodConfig):
+    name: str = "mocov2plus"
+    temperature: float = 0.2
+    queue_size: int = 65536
+    momentum: MomentumConfig = field(default_factory=lambda: MomentumConfig(0.99, 0.999))
+
+
+@dataclass
+class MoCoV3Config(MethodConfig):
+    name: str = "mocov3"
+    temperature: float = 0.2
+    projector: ProjectorConfig = field(default_factory=lambda: ProjectorConfig(4096, 256, 3))
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    momentum: MomentumConfig = field(default_factory=MomentumConfig)
+
+
+@dataclass
+class BYOLConfig(MethodConfig):
+    name: str = "byol"
+    projector: ProjectorConfig = field(default_factory=lambda: ProjectorConfig(4096, 256))
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    momentum: MomentumConfig = field(default_factory=MomentumConfig)
+
+
+@dataclass
+class SpherizationConfig:
+    """The spherization layer's hyperparameters (Kim & Kim 2022): scaling, radius, which of the
+    two are learnable ("TF": scaling learnable, radius fixed), and the angle lower bound delta."""
+
+    scaling: float = 5.0
+    radius: float = 5.0
+    lrable: str = "TF"
+    delta: float = 1e-6
+
+
+@dataclass
+class SupervisedConfig(MethodConfig):
+    name: str = "supervised"
+    classifier: str = "linear"  # or "spheric": SphericLinear
+    spherization: SpherizationConfig = field(default_factory=SpherizationConfig)
+    label_smoothing: float = 0.0
+    use_projector: bool = False  # a projection head giving z (HCR, contrastive heads)
+
+
+@dataclass
 class GeometryConfig:
     name: str = "cosine"
 
@@ -124,7 +182,7 @@ class LoggerConfig:
 class CheckpointConfig:
     enabled: bool = True
     every_n_epochs: int = 1
-    monitor: str | None = "val/probe_acc1"  # the "best" checkpoint; None keeps only last.ckpt
+    monitor: str | None = "val/acc1"  # the "best" checkpoint; None keeps only last.ckpt
     mode: str = "max"
 
 
@@ -157,7 +215,13 @@ class PretrainConfig:
     resume: str | None = None
 
 
-METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {"simclr": SimCLRConfig}
+METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {
+    "simclr": SimCLRConfig,
+    "mocov2plus": MoCoV2PlusConfig,
+    "mocov3": MoCoV3Config,
+    "byol": BYOLConfig,
+    "supervised": SupervisedConfig,
+}
 
 
 def register_configs() -> None:

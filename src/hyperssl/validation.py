@@ -66,6 +66,18 @@ def validate_pretrain(cfg: DictConfig) -> None:
     _check_name("scheduler.name", cfg.scheduler.name, SCHEDULERS)
     _check_name("logger.name", cfg.logger.name, LOGGERS)
     _check_name("trainer.precision", str(cfg.trainer.precision), PRECISIONS)
+    if cfg.method.name == "supervised":
+        _check_name("method.classifier", cfg.method.classifier, ("linear", "spheric"))
+    if "queue_size" in cfg.method:
+        _require(cfg.method.queue_size >= 1, "method.queue_size", cfg.method.queue_size, ">= 1")
+    if "momentum" in cfg.method:
+        tau = cfg.method.momentum
+        _require(
+            0 <= tau.base_tau <= tau.final_tau <= 1,
+            "method.momentum",
+            f"base_tau={tau.base_tau}, final_tau={tau.final_tau}",
+            "0 <= base_tau <= final_tau <= 1",
+        )
     if "temperature" in cfg.method:
         _require(cfg.method.temperature > 0, "method.temperature", cfg.method.temperature, "> 0")
     _require(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "> 0")
@@ -83,10 +95,12 @@ def validate_pretrain(cfg: DictConfig) -> None:
     validate_data_config(cfg.data)
     validate_augmentations(cfg.augmentations)
     num_views = sum(pipeline.num_crops for pipeline in cfg.augmentations)
+    min_views = METHODS[cfg.method.name].min_views
     _require(
-        num_views >= 2,
+        num_views >= min_views,
         "augmentations",
         f"{num_views} view(s)",
-        "pipelines giving at least 2 views in total (sum of num_crops)",
+        f"pipelines giving at least {min_views} view(s) in total (sum of num_crops) for "
+        f"method {cfg.method.name!r}",
     )
     validate_heads(cfg.heads)

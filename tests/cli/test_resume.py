@@ -50,16 +50,25 @@ def crashing_trainer(monkeypatch, epoch):
     monkeypatch.setattr(pretrain, "build_trainer", build_then_add_crash)
 
 
-def test_resume_continues_at_the_right_step_with_the_same_state(tmp_path, monkeypatch):
-    straight = run_pretrain(RUN, tmp_path / "straight")
+METHODS = {
+    "simclr": [],
+    "mocov2plus": ["method=mocov2plus", "method.queue_size=64"],
+    "byol": ["method=byol", "method.predictor.hidden_dim=32"],
+}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_resume_continues_at_the_right_step_with_the_same_state(method, tmp_path, monkeypatch):
+    run = [*RUN, *METHODS[method]]
+    straight = run_pretrain(run, tmp_path / "straight")
     with monkeypatch.context() as patch:
         crashing_trainer(patch, epoch=2)
         with pytest.raises(SimulatedCrashError):
-            run_pretrain(RUN, tmp_path / "crashed")
+            run_pretrain(run, tmp_path / "crashed")
     saved = torch.load(tmp_path / "crashed" / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["global_step"] == 6
 
-    resumed = run_pretrain([*RUN, f"resume={tmp_path / 'crashed'}"], tmp_path / "resumed")
+    resumed = run_pretrain([*run, f"resume={tmp_path / 'crashed'}"], tmp_path / "resumed")
 
     assert resumed["global_step"] == straight["global_step"] == 9
     assert resumed["resumed_from"].endswith("last.ckpt")
@@ -68,7 +77,8 @@ def test_resume_continues_at_the_right_step_with_the_same_state(tmp_path, monkey
     assert sorted(resumed_lrs) == [6, 7, 8]
     for step, lr in resumed_lrs.items():
         assert lr == pytest.approx(straight_lrs[step], rel=1e-6)
-    # Optimizer state (momentum buffers), random state and weights continue exactly.
+    # Optimizer state (momentum buffers), random state and weights continue exactly; so do the
+    # momentum encoders, their τ and MoCo's queue (state_dict entries).
     end_straight = torch.load(
         tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True
     )

@@ -69,9 +69,10 @@ class MHEHead(LossHead):
     """Minimum hyperspherical energy (Liu et al. 2018, Eq. 1).
 
     ``target="weights"``: :class:`hyperssl.regularizers.MHE` over the conv/linear layers under
-    the module names in ``layers``: hidden layers x ``hidden_weight``, the final layer (the last
-    linear, or ``final_layer``) x ``final_weight``, never half-space; None takes the paper code's
-    coefficients for ``power``. ``target="embeddings"``: the energy of the step's embeddings z.
+    the module names in ``layers`` (None: the method's ``regularized_layers``): hidden layers
+    x ``hidden_weight``, the final layer (the last linear, or ``final_layer``) x
+    ``final_weight``, never half-space; None takes the paper code's coefficients for ``power``.
+    ``target="embeddings"``: the energy of the step's embeddings z.
     """
 
     inputs: ClassVar[tuple[str, ...]] = ("model",)
@@ -84,14 +85,14 @@ class MHEHead(LossHead):
         half_space: bool = False,
         hidden_weight: float | None = None,
         final_weight: float | None = None,
-        layers: tuple[str, ...] = ("backbone", "projector"),
+        layers: tuple[str, ...] | None = None,
         final_layer: str | None = None,
         target: str = "weights",
     ) -> None:
         super().__init__(name, weight)
         self.power, self.half_space = power, half_space
         self.hidden_weight, self.final_weight = hidden_weight, final_weight
-        self.layers, self.final_layer, self.target = tuple(layers), final_layer, target
+        self.layers, self.final_layer, self.target = layers, final_layer, target
         # A plain list, not a submodule: the regulariser refers to the model that owns this head.
         self._regularizer: list[MHE] = []
 
@@ -104,7 +105,7 @@ class MHEHead(LossHead):
                     half_space=self.half_space,
                     weight=self.hidden_weight,
                     final_weight=self.final_weight,
-                    layers=self.layers,
+                    layers=self.layers or out.model.regularized_layers,
                     final_layer=self.final_layer,
                 )
             )
@@ -118,9 +119,10 @@ class MHEHead(LossHead):
 
 
 class HCRHead(LossHead):
-    """Hyperspherical consistency (Tan et al. 2022): ``hcr_loss(logits, z)`` of the first view."""
+    """Hyperspherical consistency (Tan et al. 2022): ``hcr_loss(logits, z)`` of the first view
+    (the logits of all views are stacked view-major, so the first B rows)."""
 
     inputs: ClassVar[tuple[str, ...]] = ("logits", "z")
 
     def forward(self, out: StepOutput) -> Tensor:
-        return hcr_loss(out.logits, out.z[0])
+        return hcr_loss(out.logits[: len(out.z[0])], out.z[0])

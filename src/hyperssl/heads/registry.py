@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -10,8 +11,15 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from hyperssl.errors import ConfigError
 from hyperssl.heads.base import LossHead
+from hyperssl.heads.contrastive import NTXentHead
 from hyperssl.heads.hyperspherical import AlignUniformHead, HCRHead, MHEHead, UniformityHead
 from hyperssl.losses.mhe import MHE_POWERS
+
+
+@dataclass
+class NTXentHeadConfig:
+    weight: float = 1.0
+    temperature: float = 0.2
 
 
 @dataclass
@@ -35,7 +43,7 @@ class MHEHeadConfig:
     half_space: bool = False
     hidden_weight: float | None = None  # None: the paper code's 1 (0.1 for a1, a2)
     final_weight: float | None = None  # None: the paper code's 10 (1 for a1, a2)
-    layers: list[str] = field(default_factory=lambda: ["backbone", "projector"])
+    layers: list[str] | None = None  # None: the method's (backbone+projector, or +classifier)
     final_layer: str | None = None
     target: str = "weights"
 
@@ -46,6 +54,7 @@ class HCRHeadConfig:
 
 
 HEADS: dict[str, tuple[type, type[LossHead]]] = {
+    "nt_xent": (NTXentHeadConfig, NTXentHead),
     "uniformity": (UniformityHeadConfig, UniformityHead),
     "align_uniform": (AlignUniformHeadConfig, AlignUniformHead),
     "mhe": (MHEHeadConfig, MHEHead),
@@ -81,10 +90,14 @@ def validate_heads(heads: DictConfig | dict) -> None:
                 )
 
 
-def build_heads(heads: DictConfig | dict) -> list[LossHead]:
-    """The heads in selection order, each built from its typed keys."""
+def build_heads(heads: DictConfig | dict, geometry: str) -> list[LossHead]:
+    """The heads in selection order, each built from its typed keys (and the run's geometry,
+    for the heads that compare points on the sphere)."""
     built = []
     for name, node in heads.items():
         params = OmegaConf.to_container(_typed(name, node))
-        built.append(HEADS[name][1](name=name, **params))
+        head_class = HEADS[name][1]
+        if "geometry" in inspect.signature(head_class).parameters:
+            params["geometry"] = geometry
+        built.append(head_class(name=name, **params))
     return built

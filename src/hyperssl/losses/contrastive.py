@@ -1,6 +1,7 @@
-"""Contrastive objectives: SimCLR's NT-Xent (two or more views) and MoCo's InfoNCE with a queue.
+"""Contrastive objectives: SimCLR's NT-Xent (two or more views), MoCo's InfoNCE with a queue
+(MoCo v2) and with in-batch keys (MoCo v3).
 
-Both take ``geometry=``: the logits are similarity / temperature with the similarity of
+All take ``geometry=``: the logits are similarity / temperature with the similarity of
 :mod:`hyperssl.geometry` (cosine, or the geodesic 1 - θ/π of Geometric Contrastive Learning).
 """
 
@@ -20,6 +21,7 @@ from hyperssl.geometry import (
     loss_dtype,
     no_autocast,
     paired_similarity,
+    similarity,
     to_loss_dtype,
 )
 
@@ -238,3 +240,26 @@ def info_nce_queue(
             q, to_loss_dtype(queue, dtype), float(temperature), geometry == "geodesic"
         )
         return (torch.logaddexp(positive, negatives) - positive).mean()
+
+
+def info_nce(q: Tensor, k: Tensor, temperature: float = 0.2, geometry: str = "cosine") -> Tensor:
+    r"""InfoNCE with in-batch keys (MoCo v3, Chen et al. ICCV 2021, Eq. 1 / Algorithm 1).
+
+    With logits ℓ_ij = s(q̂_i, k̂_j)/τ over the B keys of the batch, the positive of q_i is k_i:
+
+        loss = (1/B) Σ_i  log Σ_j exp(ℓ_ij) - ℓ_ii
+
+    MoCo v3 multiplies this by 2τ; that scaling belongs to the method (see the MoCo v3 head).
+    ``k`` (the momentum encoder's output) is detached here.
+
+    q: [B, D], k: [B, D] -> scalar loss (float32, float64 for float64 input).
+    """
+    check_geometry(geometry)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    with no_autocast(q):
+        dtype = loss_dtype(q, k)
+        q = F.normalize(to_loss_dtype(q, dtype), dim=1)
+        k = F.normalize(to_loss_dtype(k.detach(), dtype), dim=1)
+        logits = similarity(q, k, geometry) / temperature
+        return F.cross_entropy(logits, torch.arange(len(q), device=q.device))

@@ -4,9 +4,18 @@ from omegaconf import DictConfig
 
 from hyperssl.errors import ConfigError
 from hyperssl.methods.base import BaseMethod
+from hyperssl.methods.byol import BYOL
+from hyperssl.methods.moco import MoCoV2Plus, MoCoV3
 from hyperssl.methods.simclr import SimCLR
+from hyperssl.methods.supervised import Supervised
 
-METHODS: dict[str, type[BaseMethod]] = {"simclr": SimCLR}
+METHODS: dict[str, type[BaseMethod]] = {
+    "simclr": SimCLR,
+    "mocov2plus": MoCoV2Plus,
+    "mocov3": MoCoV3,
+    "byol": BYOL,
+    "supervised": Supervised,
+}
 
 
 def create_method(cfg: DictConfig) -> BaseMethod:

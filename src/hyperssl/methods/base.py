@@ -49,6 +49,12 @@ class BaseMethod(pl.LightningModule, abc.ABC):
     """
 
     produces: ClassVar[frozenset[str]] = frozenset()
+    # Whether a linear probe on detached features is trained alongside (self-supervised methods).
+    online_probe: ClassVar[bool] = True
+    # The fewest views a step needs (two for the joint-embedding objectives).
+    min_views: ClassVar[int] = 2
+    # Module-name prefixes whose conv/linear layers weight-based heads (MHE) regularise.
+    regularized_layers: ClassVar[tuple[str, ...]] = ("backbone", "projector")
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__()
@@ -59,7 +65,7 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.num_features: int = self.backbone.num_features
         self.num_classes: int = cfg.data.num_classes
         self.classifier = nn.Linear(self.num_features, self.num_classes)
-        self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads)])
+        self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads, self.geometry)])
         self._check_head_inputs()
 
     # ----------------------------------------------------------------- hooks for subclasses
@@ -93,13 +99,21 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         """Backbone features [B, F] of a batch of images."""
         return self.backbone(images)
 
+    def after_step(self, out: StepOutput) -> None:
+        """Called after the loss of a training step is computed (MoCo stores its keys here)."""
+
+    def classify(self, feats: Tensor) -> Tensor:
+        """Class logits for validation: the online probe on detached features by default."""
+        return self.classifier(feats.detach())
+
     def loss_terms(self, out: StepOutput) -> dict[str, Tensor]:
         """Each head's unweighted value, keyed by head name."""
         return {head.name: head(out) for head in self.heads}
 
-    def _probe(self, feats: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Online linear probe on detached features: CE loss, top-1 and top-5 accuracy in %."""
-        logits = self.classifier(feats.detach())
+    def _classification_metrics(
+        self, logits: Tensor, labels: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Cross-entropy, top-1 and top-5 accuracy in % (labels of -1 are ignored)."""
         loss = F.cross_entropy(logits, labels, ignore_index=-1)
         acc1, acc5 = (
             100.0
@@ -120,29 +134,38 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         out = self.embed(views, labels)
         terms = self.loss_terms(out)
         loss = sum(head.weight * terms[head.name] for head in self.heads)
-        probe_loss, probe_acc1, _ = self._probe(torch.cat(out.feats), labels.repeat(len(views)))
+        self.after_step(out)
         metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
-        metrics |= {
-            "train/loss": loss.detach(),
-            "train/probe_loss": probe_loss.detach(),
-            "train/probe_acc1": probe_acc1,
-        }
+        metrics["train/loss"] = loss.detach()
+        if out.logits is not None:
+            _, metrics["train/acc1"], _ = self._classification_metrics(
+                out.logits.detach(), labels.repeat(len(views))
+            )
+        if self.online_probe:
+            probe_loss, probe_acc1, _ = self._classification_metrics(
+                self.classifier(torch.cat(out.feats).detach()), labels.repeat(len(views))
+            )
+            metrics |= {"train/probe_loss": probe_loss.detach(), "train/probe_acc1": probe_acc1}
+            loss = loss + probe_loss
         self.log_dict(metrics, on_step=True, on_epoch=False)
-        return loss + probe_loss
+        return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, labels = batch
-        loss, acc1, acc5 = self._probe(self.backbone(images), labels)
+        loss, acc1, acc5 = self._classification_metrics(
+            self.classify(self.backbone(images)), labels
+        )
         self.log_dict(
-            {"val/probe_loss": loss, "val/probe_acc1": acc1, "val/probe_acc5": acc5},
+            {"val/loss": loss, "val/acc1": acc1, "val/acc5": acc5},
             on_epoch=True,
             sync_dist=True,
             batch_size=len(labels),
         )
 
     def learnable_modules(self) -> dict[str, nn.Module]:
-        """Modules trained by the main optimizer, by name (everything but the online probe)."""
-        return {name: module for name, module in self.named_children() if name != "classifier"}
+        """Modules trained by the main optimizer, by name (all but an online probe)."""
+        probe = "classifier" if self.online_probe else None
+        return {name: module for name, module in self.named_children() if name != probe}
 
     def configure_optimizers(self) -> dict[str, Any]:
         opt_cfg = self.cfg.optimizer
@@ -162,14 +185,15 @@ class BaseMethod(pl.LightningModule, abc.ABC):
             for name, module in self.learnable_modules().items()
             for group in split_decay_groups(module, opt_cfg.exclude_bias_n_norm, name)
         ]
-        groups.append(
-            {
-                "name": "classifier",
-                "params": list(self.classifier.parameters()),
-                "lr": lr_of(opt_cfg.classifier_lr),
-                "weight_decay": 0.0,
-            }
-        )
+        if self.online_probe:
+            groups.append(
+                {
+                    "name": "classifier",
+                    "params": list(self.classifier.parameters()),
+                    "lr": lr_of(opt_cfg.classifier_lr),
+                    "weight_decay": 0.0,
+                }
+            )
         groups = [group for group in groups if group["params"]]
         optimizer = build_optimizer(groups, opt_cfg, lr_of(opt_cfg.lr))
         total_steps = int(self.trainer.estimated_stepping_batches)

@@ -1,0 +1,123 @@
+"""MoCo v2+ (queue of negatives) and MoCo v3 (in-batch keys, predictor)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+from hyperssl.errors import ConfigError
+from hyperssl.heads import InfoNCEQueueHead, LossHead, MoCoV3Head, StepOutput
+from hyperssl.layers.mlp import mlp
+from hyperssl.layers.projector import build_projector
+from hyperssl.methods.momentum import MomentumMethod, frozen_copy
+
+
+class MoCoV2Plus(MomentumMethod):
+    """MoCo v2 (Chen et al. 2020) with a symmetric loss: online backbone + projector give q, the
+    momentum copies give k; negatives come from a FIFO queue of past keys [K, D].
+
+    The queue is a buffer, so it is saved in checkpoints and a resumed run continues with it.
+    Keys of every view are enqueued after each step (2 x batch per step for two views).
+    """
+
+    produces: ClassVar[frozenset[str]] = frozenset({"feats", "z", "k", "queue", "labels", "model"})
+
+    def __init__(self, cfg: DictConfig) -> None:
+        super().__init__(cfg)
+        self.projector: nn.Module = build_projector(self.num_features, cfg.method.projector)
+        self.momentum_projector = frozen_copy(self.projector)
+        queue = F.normalize(
+            torch.randn(cfg.method.queue_size, cfg.method.projector.output_dim), dim=1
+        )
+        self.register_buffer("queue", queue)
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self._pending_keys: Tensor | None = None
+
+    def objective(self) -> LossHead:
+        return InfoNCEQueueHead(self.cfg.method.temperature, self.geometry)
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [*super().momentum_pairs(), (self.projector, self.momentum_projector)]
+
+    def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
+        feats = self.encode(views)
+        with torch.no_grad():
+            keys = [self.momentum_projector(f) for f in self.momentum_encode(views)]
+        return StepOutput(
+            labels=labels,
+            feats=feats,
+            z=[self.projector(f) for f in feats],
+            k=keys,
+            queue=self.queue,
+            model=self,
+        )
+
+    def on_fit_start(self) -> None:
+        keys_per_step = self.cfg.optimizer.batch_size * self.trainer.world_size * 2
+        if self.cfg.method.queue_size % keys_per_step:
+            raise ConfigError(
+                "method.queue_size",
+                f"{self.cfg.method.queue_size} is not a multiple of the keys enqueued per step "
+                f"(2 views x global batch {keys_per_step // 2} = {keys_per_step})",
+                f"a multiple of {keys_per_step}",
+            )
+
+    def after_step(self, out: StepOutput) -> None:
+        # Enqueued after backward (on_train_batch_end): the loss's graph still reads the queue.
+        self._pending_keys = torch.cat([F.normalize(k.detach().float(), dim=1) for k in out.k[:2]])
+
+    @torch.no_grad()
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        keys, self._pending_keys = self._pending_keys, None
+        if keys is None:
+            return
+        keys = self.all_gather(keys).reshape(-1, keys.shape[-1])  # every rank's keys, rank order
+        start = int(self.queue_ptr)
+        self.queue[start : start + len(keys)] = keys.to(self.queue.dtype)
+        self.queue_ptr.fill_((start + len(keys)) % len(self.queue))
+
+
+class MoCoV3(MomentumMethod):
+    """MoCo v3 (Chen et al. ICCV 2021): 3-layer projector and 2-layer predictor (BatchNorm, the
+    last one affine-free) on the online branch; keys from the momentum backbone + projector of
+    the same batch; loss 2τ(L(p1, k2) + L(p2, k1))."""
+
+    produces: ClassVar[frozenset[str]] = frozenset({"feats", "z", "p", "k", "labels", "model"})
+
+    def __init__(self, cfg: DictConfig) -> None:
+        super().__init__(cfg)
+        projector, predictor = cfg.method.projector, cfg.method.predictor
+        self.projector: nn.Module = mlp(
+            self.num_features,
+            projector.hidden_dim,
+            projector.output_dim,
+            projector.num_layers,
+            last_batch_norm=True,
+        )
+        self.predictor: nn.Module = mlp(
+            projector.output_dim,
+            predictor.hidden_dim,
+            projector.output_dim,
+            2,
+            last_batch_norm=True,
+        )
+        self.momentum_projector = frozen_copy(self.projector)
+
+    def objective(self) -> LossHead:
+        return MoCoV3Head(self.cfg.method.temperature, self.geometry)
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [*super().momentum_pairs(), (self.projector, self.momentum_projector)]
+
+    def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
+        feats = self.encode(views)
+        z = [self.projector(f) for f in feats]
+        with torch.no_grad():
+            keys = [self.momentum_projector(f) for f in self.momentum_encode(views)]
+        return StepOutput(
+            labels=labels, feats=feats, z=z, p=[self.predictor(v) for v in z], k=keys, model=self
+        )

@@ -1,0 +1,94 @@
+"""Momentum (EMA) encoders: the update rule, its τ schedule, and the base class using them."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+from hyperssl.methods.base import BaseMethod
+
+
+def cosine_tau(step: int, total_steps: int, base_tau: float, final_tau: float) -> float:
+    """τ after ``step`` of ``total_steps`` optimizer steps (BYOL, Grill et al. 2020, Sec. 3.2):
+
+        τ_k = final - (final - base) (cos(π k / K) + 1) / 2
+
+    rising from ``base_tau`` at k = 0 to ``final_tau`` at k = K.
+    """
+    progress = min(step / max(total_steps, 1), 1.0)
+    return final_tau - (final_tau - base_tau) * (math.cos(math.pi * progress) + 1) / 2
+
+
+@torch.no_grad()
+def momentum_update(online: nn.Module, target: nn.Module, tau: float) -> None:
+    """target ← τ · target + (1 - τ) · online, for every parameter (one fused foreach lerp).
+
+    Buffers (BatchNorm statistics) are not averaged: the target network keeps its own, updated by
+    its forward passes in training mode, as in BYOL and MoCo.
+    """
+    target_params = [p.data for p in target.parameters()]
+    online_params = [p.data for p in online.parameters()]
+    torch._foreach_lerp_(target_params, online_params, 1.0 - tau)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` that receives no gradient: the momentum encoder's starting point."""
+    copied = copy.deepcopy(module)
+    copied.requires_grad_(False)
+    return copied
+
+
+class MomentumMethod(BaseMethod):
+    """A method with momentum copies of some of its modules, updated after every optimizer step.
+
+    Subclasses create their online modules, then their ``momentum_<name>`` copies with
+    :func:`frozen_copy`, and list the pairs in ``momentum_pairs``. τ follows :func:`cosine_tau`
+    over the run's optimizer steps, the update after step k (0-based) using τ_k, as BYOL's
+    schedule; it is a function of the global step, so a resumed run
+    continues with the τ an uninterrupted one would have, and the buffer ``tau`` (saved in
+    checkpoints) always holds the value used by the last update.
+    """
+
+    def __init__(self, cfg: DictConfig) -> None:
+        super().__init__(cfg)
+        self.momentum_backbone = frozen_copy(self.backbone)
+        self.register_buffer("tau", torch.tensor(float(cfg.method.momentum.base_tau)))
+
+    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """(online, momentum copy) pairs; subclasses add their projector."""
+        return [(self.backbone, self.momentum_backbone)]
+
+    def learnable_modules(self) -> dict[str, nn.Module]:
+        return {
+            name: module
+            for name, module in super().learnable_modules().items()
+            if not name.startswith("momentum_")
+        }
+
+    @torch.no_grad()
+    def momentum_encode(self, views: list[Tensor]) -> list[Tensor]:
+        """Momentum-backbone features per view (no gradient)."""
+        if all(view.shape == views[0].shape for view in views):
+            return list(self.momentum_backbone(torch.cat(views)).chunk(len(views)))
+        return [self.momentum_backbone(view) for view in views]
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        # Called once per real optimizer step (not per micro-batch under gradient accumulation).
+        super().optimizer_step(*args, **kwargs)
+        momentum = self.cfg.method.momentum
+        step = self.trainer.global_step  # steps completed before this one
+        tau = cosine_tau(
+            step,
+            int(self.trainer.estimated_stepping_batches),
+            momentum.base_tau,
+            momentum.final_tau,
+        )
+        for online, target in self.momentum_pairs():
+            momentum_update(online, target, tau)
+        self.tau.fill_(tau)
+        self.log("train/tau", tau, on_step=True, on_epoch=False)

@@ -1,0 +1,92 @@
+"""Every method with both geometries trains a few steps on tiny on-disk CIFAR data."""
+
+import csv
+import math
+
+import pytest
+import torch
+from hydra_runs import run_pretrain
+
+from hyperssl import ConfigError
+
+SMALL_HEADS = {
+    "simclr": [],
+    "mocov2plus": ["method.queue_size=64"],
+    "mocov3": ["method.predictor.hidden_dim=32"],
+    "byol": ["method.predictor.hidden_dim=32"],
+    "supervised": ["augmentations.0.num_crops=1"],
+}
+
+
+def objective_values(run_dir, name):
+    with open(run_dir / "metrics.csv") as f:
+        return [float(row[name]) for row in csv.DictReader(f) if row.get(name)]
+
+
+@pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
+@pytest.mark.parametrize("method", sorted(SMALL_HEADS))
+def test_method_trains_with_a_finite_changing_loss(method, geometry, cifar10_root, tmp_path):
+    summary = run_pretrain(
+        [
+            f"method={method}",
+            f"geometry={geometry}",
+            "data=cifar10",
+            f"data.train_path={cifar10_root}",
+            "augmentations=symmetric",
+            *SMALL_HEADS[method],
+        ],
+        tmp_path,
+    )
+    losses = objective_values(tmp_path, "train/loss")
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
+    assert len(set(losses)) > 1
+    assert summary["global_step"] == 3
+
+
+def test_moco_queue_holds_the_keys_of_the_last_steps(cifar10_root, tmp_path):
+    run_pretrain(
+        [
+            "method=mocov2plus",
+            "method.queue_size=64",
+            "data=cifar10",
+            f"data.train_path={cifar10_root}",
+            "augmentations=symmetric",
+        ],
+        tmp_path,
+    )
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    # 3 steps x 2 views x 16 keys = 96 keys through a queue of 64: the pointer wrapped to 32.
+    assert int(state["queue_ptr"]) == 96 % 64
+    torch.testing.assert_close(state["queue"].norm(dim=1), torch.ones(64))
+
+
+def test_moco_queue_must_be_a_multiple_of_the_keys_per_step(tmp_path):
+    with pytest.raises(ConfigError, match="method.queue_size: 100 is not a multiple"):
+        run_pretrain(["method=mocov2plus", "method.queue_size=100"], tmp_path)
+
+
+def test_supervised_with_a_spheric_classifier_and_mhe(tmp_path):
+    summary = run_pretrain(
+        [
+            "method=supervised",
+            "method.classifier=spheric",
+            "augmentations.0.num_crops=1",
+            "heads=[mhe]",
+        ],
+        tmp_path,
+    )
+    assert math.isfinite(summary["train/mhe"]) and math.isfinite(summary["train/cross_entropy"])
+
+
+def test_supervised_with_hcr_on_a_contrastive_projection_head(tmp_path):
+    summary = run_pretrain(
+        [
+            "method=supervised",
+            "method.use_projector=true",
+            "method.projector.hidden_dim=32",
+            "method.projector.output_dim=16",
+            "heads=[hcr,nt_xent]",
+        ],
+        tmp_path,
+    )
+    assert math.isfinite(summary["train/hcr"]) and math.isfinite(summary["train/nt_xent"])
