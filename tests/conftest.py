@@ -12,6 +12,7 @@ from datasets_on_disk import (  # noqa: E402  (needs tests/ on sys.path)
     write_cifar100,
     write_flat_folder,
     write_image_folder,
+    write_mnist,
     write_stl10,
 )
 
@@ -44,3 +45,15 @@ def image_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def flat_folder_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 unlabelled RGB PNGs of 32x32, half of them in a sub-folder, and a text file."""
     return write_flat_folder(tmp_path_factory.mktemp("folder"))
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MNIST/raw/ idx files: 40 train and 20 test 28x28 grayscale images."""
+    return write_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """FashionMNIST/raw/ idx files: 40 train and 20 test 28x28 grayscale images."""
+    return write_mnist(tmp_path_factory.mktemp("fashion_mnist"), fashion=True)

@@ -182,3 +182,36 @@ def write_flat_folder(
         _save(image, folder / f"image_{i:03d}{ext}", "RGB", rng)
     (root / "notes.txt").write_text("not an image\n")
     return root
+
+
+MNIST_SIZE = 28
+
+
+def gray_split(n: int, seed: int, size: int = MNIST_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale images uint8 [n, size, size] (the channel mean of ``synthetic_split(n, 10, size,
+    seed)``, rounded) and their labels int64 [n]: the pixels ``write_mnist`` stores."""
+    images, labels = synthetic_split(n, 10, size, seed)
+    return np.round(images.mean(axis=1)).astype(np.uint8), labels
+
+
+def _idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    """An idx file: big-endian int32 magic number and dimensions, then the uint8 values."""
+    header = np.array([magic, *array.shape], dtype=">i4").tobytes()
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def write_mnist(
+    root: str | Path, n_train: int = 40, n_test: int = 20, seed: int = 0, fashion: bool = False
+) -> Path:
+    """``<root>/MNIST/raw/`` (``FashionMNIST/raw/`` when ``fashion``) as torchvision extracts it:
+    ``{train,t10k}-images-idx3-ubyte`` (magic 2051, dims n x 28 x 28) and
+    ``{train,t10k}-labels-idx1-ubyte`` (magic 2049, dim n). Train holds ``gray_split(n_train,
+    seed)``, t10k ``gray_split(n_test, seed + 1)``. Returns ``root``."""
+    root = Path(root)
+    folder = root / ("FashionMNIST" if fashion else "MNIST") / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n, split_seed in (("train", n_train, seed), ("t10k", n_test, seed + 1)):
+        images, labels = gray_split(n, split_seed)
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(images, 2051))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(labels, 2049))
+    return root

@@ -35,6 +35,7 @@ class MethodConfig:
 
     name: str = MISSING
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    objective_weight: float = 1.0  # 0 trains on the heads alone (the objective is still logged)
 
 
 @dataclass

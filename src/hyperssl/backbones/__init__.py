@@ -1,6 +1,7 @@
 """Backbones: ``create_backbone(name, image_size, small_stem=None, **kwargs)``."""
 
-from hyperssl.backbones import convnet, resnet, timm_models  # noqa: F401  (registration)
+# Imported for their @register_backbone side effect.
+from hyperssl.backbones import convnet, resnet, small_nets, timm_models, vgg  # noqa: F401
 from hyperssl.backbones.registry import (
     available_backbones,
     create_backbone,

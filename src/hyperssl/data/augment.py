@@ -51,6 +51,9 @@ def build_pipeline(
         )
     else:
         steps += [v2.Resize(size, interpolation=v2.InterpolationMode.BICUBIC), v2.CenterCrop(size)]
+        if aug.random_crop_padding > 0:
+            # Resize is a no-op on images already of crop_size (CIFAR's 32x32 for a 32 crop).
+            steps.append(v2.RandomCrop(size, padding=aug.random_crop_padding))
     jitter = aug.color_jitter
     strengths = (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue)
     if jitter.prob > 0 and any(s > 0 for s in strengths):

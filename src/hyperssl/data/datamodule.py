@@ -31,8 +31,8 @@ from hyperssl.data.schema import (
 from hyperssl.errors import ConfigError
 
 # Data sets whose val split lives under train_path when val_path is not given.
-_BUILTIN_VAL = ("digits", "cifar10", "cifar100", "stl10")
-_DOWNLOADABLE = ("cifar10", "cifar100", "stl10")
+_BUILTIN_VAL = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
+_DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
 
 
 class MultiViewDataset(Dataset):

@@ -15,7 +15,9 @@ from typing import Any
 
 from hyperssl.errors import ConfigError
 
-DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder", "folder")
+DATASETS = (
+    "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10", "imagefolder", "folder",
+)  # fmt: skip
 
 CIFAR10_MEAN = [0.4914, 0.4822, 0.4465]
 CIFAR10_STD = [0.2470, 0.2435, 0.2616]
@@ -25,9 +27,9 @@ CIFAR10_STD = [0.2470, 0.2435, 0.2616]
 class DataConfig:
     """Where the images come from and how they are loaded.
 
-    ``val_path`` None means: the official test split under ``train_path`` for cifar10, cifar100
-    and stl10, the held-out ``val_fraction`` for digits, and no validation for imagefolder and
-    folder. Digits are bundled with scikit-learn: the paths are not used.
+    ``val_path`` None means: the official test split under ``train_path`` for (fashion_)mnist,
+    cifar10, cifar100 and stl10, the held-out ``val_fraction`` for digits, and no validation for
+    imagefolder and folder. Digits are bundled with scikit-learn: the paths are not used.
     """
 
     dataset: str = "digits"
@@ -79,7 +81,12 @@ class ProbabilityConfig:
 
 @dataclass
 class AugmentationConfig:
-    """One augmentation pipeline; it produces ``num_crops`` views of ``crop_size`` pixels."""
+    """One augmentation pipeline; it produces ``num_crops`` views of ``crop_size`` pixels.
+
+    ``random_crop_padding`` > 0 (with ``rrc.enabled=false``) takes a random ``crop_size`` crop of
+    the image zero-padded by that many pixels on each side: the supervised CIFAR recipe's
+    "pad 4, random crop 32", a shift of at most 4 pixels without rescaling.
+    """
 
     rrc: RandomResizedCropConfig = field(default_factory=RandomResizedCropConfig)
     color_jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
@@ -90,6 +97,7 @@ class AugmentationConfig:
     horizontal_flip: ProbabilityConfig = field(default_factory=lambda: ProbabilityConfig(prob=0.5))
     crop_size: int = 32
     num_crops: int = 2
+    random_crop_padding: int = 0
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -156,3 +164,11 @@ def validate_augmentations(
             _check_prob(getattr(aug, name).prob, f"{at}.{name}.prob")
         _check(aug.crop_size >= 1, f"{at}.crop_size", aug.crop_size, "an integer >= 1")
         _check(aug.num_crops >= 1, f"{at}.num_crops", aug.num_crops, "an integer >= 1")
+        padding = aug.random_crop_padding
+        _check(padding >= 0, f"{at}.random_crop_padding", padding, "an integer >= 0")
+        _check(
+            padding == 0 or not aug.rrc.enabled,
+            f"{at}.random_crop_padding",
+            padding,
+            "0 while rrc.enabled=true (padded random crops replace the random resized crop)",
+        )

@@ -1,0 +1,124 @@
+"""VGG-11/16/19 with BatchNorm, headless, with the spherization paper's width variants.
+
+The conv stack is torchvision's ``vgg*_bn().features`` (configurations A, D, E: 3x3 conv with bias,
+BN, ReLU; a 2x2 max-pool after each of the five stages), built here from one table so that the
+channel widths can change; at the default widths its ``state_dict`` is torchvision's. A global
+average pool replaces torchvision's 7x7 pool and MLP classifier: on 32x32 CIFAR images the fifth
+pool leaves 1x1 maps, so the features are the conv stack's output, as in the spherization paper's
+CIFAR VGG (conv stack, then one linear classifier added by the method).
+"""
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from hyperssl.backbones.registry import register_backbone
+from hyperssl.errors import ConfigError
+
+# Convolutions in each of the five stages (torchvision's configurations A, D and E).
+VGG_DEPTHS: dict[str, tuple[int, ...]] = {
+    "vgg11": (1, 1, 2, 2, 2),
+    "vgg16": (2, 2, 3, 3, 3),
+    "vgg19": (2, 2, 4, 4, 4),
+}
+# The spherization paper's width study (its `--width A..E`, C being VGG's own widths): the
+# channels of the first four stages; the fifth stage keeps the fourth's width.
+VGG_WIDTHS: dict[str, tuple[int, int, int, int]] = {
+    "A": (16, 32, 64, 128),
+    "B": (32, 64, 128, 256),
+    "C": (64, 128, 256, 512),
+    "D": (128, 256, 512, 1024),
+    "E": (256, 512, 1024, 1024),
+}
+NUM_POOLS = 5
+
+
+def parse_width(width: str | Sequence[int] | None) -> tuple[int, int, int, int]:
+    """The four stage widths from a letter (``"A"``..``"E"``), ``"16/32/64/128"`` or 4 ints."""
+    if width is None:
+        return VGG_WIDTHS["C"]
+    allowed = "A..E, 'w1/w2/w3/w4' or a list of 4 positive ints (default C = 64/128/256/512)"
+    if isinstance(width, str):
+        if width.upper() in VGG_WIDTHS:
+            return VGG_WIDTHS[width.upper()]
+        parts = width.split("/")
+    else:
+        parts = list(width)
+    try:
+        widths = tuple(int(part) for part in parts)
+    except (TypeError, ValueError):
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise ConfigError("backbone.kwargs.width", f"got {width!r}", allowed)
+    return widths
+
+
+class VGG(nn.Module):
+    """VGG conv stack (BN after every conv), global average pool: [B, C, H, W] -> [B, F].
+
+    ``num_features`` F is the width of the last stage (512 at the default widths).
+    """
+
+    def __init__(self, depths: Sequence[int], widths: Sequence[int], in_channels: int = 3) -> None:
+        super().__init__()
+        stage_widths = [*widths, widths[-1]]
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for depth, width in zip(depths, stage_widths, strict=True):
+            for _ in range(depth):
+                layers += [
+                    nn.Conv2d(channels, width, kernel_size=3, padding=1),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
+                channels = width
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.num_features = channels
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # torchvision's VGG initialisation, so that both stacks start from the same distribution.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.pool(self.features(images))
+
+
+def build_vgg(
+    name: str,
+    image_size: int,
+    width: str | Sequence[int] | None = None,
+    in_channels: int = 3,
+) -> VGG:
+    if image_size < 2**NUM_POOLS:
+        raise ConfigError(
+            "backbone.name",
+            f"{name} halves the image {NUM_POOLS} times and needs at least {2**NUM_POOLS} "
+            f"pixels, got image_size {image_size}",
+            f"a crop / data.image_size >= {2**NUM_POOLS}",
+        )
+    return VGG(VGG_DEPTHS[name], parse_width(width), in_channels)
+
+
+# small_stem does not apply: VGG has no strided stem, and 32x32 is its native CIFAR input.
+@register_backbone("vgg11")
+def vgg11(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+    return build_vgg("vgg11", image_size, **kwargs)
+
+
+@register_backbone("vgg16")
+def vgg16(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+    return build_vgg("vgg16", image_size, **kwargs)
+
+
+@register_backbone("vgg19")
+def vgg19(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+    return build_vgg("vgg19", image_size, **kwargs)

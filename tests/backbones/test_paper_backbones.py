@@ -1,0 +1,196 @@
+"""The papers' backbones: VGG-11/16/19 (BN), SimpleFNN, LeNet-5 and the MHE paper's 9-layer CNN.
+
+Parameter counts are recomputed here from the published layouts, independently of the builders.
+"""
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models.vgg import cfgs, make_layers
+
+from hyperssl import ConfigError
+from hyperssl.backbones import available_backbones, create_backbone
+
+PAPER_BACKBONES = ["vgg11", "vgg16", "vgg19", "simple_fnn", "lenet5", "cnn9"]
+# torchvision's VGG configurations A, D, E: conv widths, "M" = 2x2 max-pool.
+VGG_CFGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
+    + [512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M"]
+    + [512, 512, 512, 512, "M"],
+}
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
+    return c_in * c_out * k * k + (c_out if bias else 0)
+
+
+def linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def vgg_count(cfg: list, scale: dict[int, int] | None = None) -> int:
+    """Conv (with bias) + BN (weight, bias) parameters of a VGG cfg, widths mapped by ``scale``."""
+    total, c_in = 0, 3
+    for item in cfg:
+        if item != "M":
+            c_out = (scale or {}).get(item, item)
+            total += conv(c_in, c_out, 3) + 2 * c_out
+            c_in = c_out
+    return total
+
+
+def test_paper_backbones_are_registered():
+    assert set(PAPER_BACKBONES) <= set(available_backbones())
+
+
+@pytest.mark.parametrize(
+    ("name", "features"),
+    [("vgg11", 512), ("vgg16", 512), ("vgg19", 512), ("simple_fnn", 2000), ("lenet5", 84)]
+    + [("cnn9", 256)],
+)
+def test_paper_backbone_maps_32px_images_to_num_features(name, features):
+    backbone = create_backbone(name, image_size=32)
+    assert backbone.num_features == features
+    assert backbone(torch.randn(2, 3, 32, 32)).shape == (2, features)
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg16", "vgg19"])
+def test_vgg_parameter_count_is_the_bn_conv_stack(name):
+    assert count(create_backbone(name, image_size=32)) == vgg_count(VGG_CFGS[name])
+
+
+def test_vgg11_counts_9_225_984_parameters():
+    assert count(create_backbone("vgg11", image_size=32)) == 9_225_984
+
+
+@pytest.mark.parametrize(("name", "config"), [("vgg11", "A"), ("vgg16", "D"), ("vgg19", "E")])
+def test_vgg_conv_stack_is_torchvision_vgg_bn_features(name, config):
+    # The ``features`` of torchvision's vgg*_bn, without building its 100M-parameter classifier.
+    reference = make_layers(cfgs[config], batch_norm=True).eval()
+    backbone = create_backbone(name, image_size=32).eval()
+    backbone.features.load_state_dict(reference.state_dict())
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = reference(images).flatten(1)  # 1x1 maps after five pools
+        torch.testing.assert_close(backbone(images), expected)
+
+
+@pytest.mark.parametrize(
+    ("width", "widths"),
+    [
+        ("A", (16, 32, 64, 128)),
+        ("B", (32, 64, 128, 256)),
+        ("C", (64, 128, 256, 512)),
+        ("D", (128, 256, 512, 1024)),
+        ("16/32/64/128", (16, 32, 64, 128)),
+        ([32, 64, 128, 256], (32, 64, 128, 256)),
+    ],
+)
+def test_vgg11_width_variants_scale_every_stage(width, widths):
+    backbone = create_backbone("vgg11", image_size=32, width=width)
+    scale = dict(zip((64, 128, 256, 512), widths, strict=True))
+    assert backbone.num_features == widths[-1]
+    assert count(backbone) == vgg_count(VGG_CFGS["vgg11"], scale)
+    assert backbone(torch.randn(1, 3, 32, 32)).shape == (1, widths[-1])
+
+
+def test_vgg11_widest_variant_has_1024_features_in_the_last_two_stages():
+    backbone = create_backbone("vgg11", image_size=32, width="256/512/1024/1024")
+    scale = {64: 256, 128: 512, 256: 1024, 512: 1024}
+    assert backbone.num_features == 1024
+    assert count(backbone) == vgg_count(VGG_CFGS["vgg11"], scale)
+
+
+def test_vgg16_width_variant_keeps_its_depth():
+    backbone = create_backbone("vgg16", image_size=32, width="A")
+    scale = {64: 16, 128: 32, 256: 64, 512: 128}
+    assert count(backbone) == vgg_count(VGG_CFGS["vgg16"], scale)
+
+
+@pytest.mark.parametrize("width", ["F", "16/32/64", [16, 32, 0, 64], "a/b/c/d"])
+def test_vgg_bad_width_names_the_key(width):
+    with pytest.raises(ConfigError) as error:
+        create_backbone("vgg11", image_size=32, width=width)
+    assert error.value.key == "backbone.kwargs.width"
+
+
+def test_vgg_rejects_images_too_small_for_five_pools():
+    with pytest.raises(ConfigError, match="at least 32 pixels, got image_size 28"):
+        create_backbone("vgg11", image_size=28)
+
+
+def test_vgg_average_pools_larger_images_to_num_features():
+    backbone = create_backbone("vgg11", image_size=64, width="A")
+    assert backbone(torch.randn(2, 3, 64, 64)).shape == (2, 128)
+
+
+@pytest.mark.parametrize(("size", "channels"), [(32, 3), (28, 3), (28, 1)])
+def test_simple_fnn_is_the_784_500_500_2000_layout_on_any_input(size, channels):
+    backbone = create_backbone("simple_fnn", image_size=size, in_channels=channels)
+    n_in = channels * size * size
+    assert count(backbone) == linear(n_in, 500) + linear(500, 500) + linear(500, 2000)
+    features = backbone(torch.randn(2, channels, size, size))
+    assert features.shape == (2, 2000)
+    assert features.min() >= 0  # the last layer is followed by its ReLU
+
+
+def test_simple_fnn_on_mnist_has_the_dbn_parameter_count():
+    backbone = create_backbone("simple_fnn", image_size=28, in_channels=1)
+    assert count(backbone) == 784 * 500 + 500 + 500 * 500 + 500 + 500 * 2000 + 2000
+
+
+@pytest.mark.parametrize(("size", "side"), [(32, 5), (28, 4)])
+def test_lenet5_flatten_size_follows_the_image_size(size, side):
+    backbone = create_backbone("lenet5", image_size=size)
+    expected = conv(3, 6, 5) + conv(6, 16, 5) + linear(16 * side * side, 120) + linear(120, 84)
+    assert count(backbone) == expected
+    assert backbone(torch.randn(2, 3, size, size)).shape == (2, 84)
+
+
+def test_lenet5_on_32px_rgb_counts_61_156_parameters():
+    assert count(create_backbone("lenet5", image_size=32)) == 61_156
+
+
+def test_lenet5_rejects_images_too_small_for_two_conv_pool_rounds():
+    with pytest.raises(ConfigError, match="lenet5 needs images of at least 16 pixels"):
+        create_backbone("lenet5", image_size=15)
+
+
+def test_cnn9_parameter_count_is_nine_bn_convs_and_fc6():
+    widths = [3] + [64] * 3 + [128] * 3 + [256] * 3
+    convs = sum(
+        conv(c_in, c_out, 3, bias=False)
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
+    )
+    batch_norms = sum(2 * c for c in widths[1:])
+    fc6 = conv(256, 256, 4)
+    assert count(create_backbone("cnn9", image_size=32)) == convs + batch_norms + fc6 == 2_970_176
+
+
+def test_cnn9_fc6_is_a_4x4_valid_conv_over_the_last_stage():
+    backbone = create_backbone("cnn9", image_size=32)
+    maps = backbone.stages(torch.randn(2, 3, 32, 32))
+    assert maps.shape == (2, 256, 4, 4)
+    assert backbone.fc6.kernel_size == (4, 4) and backbone.fc6.padding == (0, 0)
+    torch.testing.assert_close(backbone(torch.zeros(1, 3, 32, 32))[0], backbone.fc6.bias)
+
+
+def test_cnn9_layer_names_select_stages_by_prefix():
+    backbone = create_backbone("cnn9", image_size=32)
+    names = [name for name, m in backbone.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    expected = [f"stages.{s}.{i}.conv" for s in range(3) for i in range(3)] + ["fc6"]
+    assert names == expected
+
+
+@pytest.mark.parametrize("name", PAPER_BACKBONES)
+def test_small_stem_setting_does_not_change_paper_backbones(name):
+    small = create_backbone(name, image_size=32, small_stem=True)
+    large = create_backbone(name, image_size=32, small_stem=False)
+    shapes = {key: value.shape for key, value in small.state_dict().items()}
+    assert shapes == {key: value.shape for key, value in large.state_dict().items()}
