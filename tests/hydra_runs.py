@@ -58,6 +58,14 @@ def run_pretrain(overrides: list[str], run_dir: Path) -> dict:
     return pretrain.run(compose_pretrain([*TINY, *overrides], run_dir))
 
 
+def run_pretrain_preset(preset: Path, run_dir: Path, overrides: list[str] = ()) -> dict:
+    """A preset under scripts/ (``--config-path <dir> --config-name <file>``) with TINY settings."""
+    from hyperssl.cli import pretrain
+
+    cfg = compose_pretrain([*TINY, *overrides], run_dir, preset.parent, preset.name)
+    return pretrain.run(cfg)
+
+
 def run_entry(script: str, args: list[str], cwd: Path = REPO, timeout: float = 300):
     """Run ``python <script> args`` as a user would; returns the CompletedProcess."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

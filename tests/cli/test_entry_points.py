@@ -43,13 +43,17 @@ def test_gcl_command_line_runs_verbatim_with_geometric_loss(tmp_path):
     [
         ("method.temprature=0.1", "error: method.temprature: unknown key; allowed: "),
         ("optimizer.lr=fast", "error: optimizer.lr: Value 'fast' of type 'str' could not be"),
-        ("method=simclrr", "error: method: unknown option 'simclrr'; allowed: simclr"),
+        (
+            "method=simclrr",
+            "error: method: unknown option 'simclrr'; allowed: byol, mocov2plus, mocov3, simclr, "
+            "supervised",
+        ),
         (
             "geometry=hyperbolic",
             "error: geometry: unknown option 'hyperbolic'; allowed: cosine, geodesic",
         ),
         ("method.temperature=-1", "error: method.temperature: got -1.0; allowed: > 0"),
-        ("data.dataset=mnist", "error: data.dataset: got 'mnist'; allowed: digits, cifar10"),
+        ("data.dataset=svhn", "error: data.dataset: got 'svhn'; allowed: digits, mnist, "),
         ("+trainer.max_epoch=3", "error: trainer.max_epoch: unknown key; allowed: accelerator"),
         ("heads=[uniformity] heads.uniformity.tt=3", "error: heads.uniformity.tt: unknown key"),
     ],

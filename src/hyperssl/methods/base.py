@@ -66,6 +66,7 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.num_classes: int = cfg.data.num_classes
         self.classifier = nn.Linear(self.num_features, self.num_classes)
         self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads, self.geometry)])
+        self.heads[0].weight = cfg.method.objective_weight
         self._check_head_inputs()
 
     # ----------------------------------------------------------------- hooks for subclasses
