@@ -57,3 +57,15 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fashion_mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """FashionMNIST/raw/ idx files: 40 train and 20 test 28x28 grayscale images."""
     return write_mnist(tmp_path_factory.mktemp("fashion_mnist"), fashion=True)
+
+
+@pytest.fixture(scope="session")
+def pretrained_run(tmp_path_factory: pytest.TempPathFactory, cifar10_root: Path) -> Path:
+    """A tiny SimCLR run on the on-disk CIFAR-10 fixture, every diagnostic on (plots included):
+    checkpoints/last.ckpt, backbone.safetensors, metrics.csv, summary.json, the PNGs."""
+    from hydra_runs import run_pretrain
+
+    run_dir = tmp_path_factory.mktemp("pretrained")
+    overrides = ["data=cifar10", f"data.train_path={cifar10_root}", "augmentations=symmetric"]
+    run_pretrain([*overrides, "diagnostics.plots.enabled=true"], run_dir)
+    return run_dir

@@ -33,6 +33,9 @@ TINY = [
     "trainer.enable_progress_bar=false",
     "trainer.log_every_n_steps=1",
     "knn.k=5",
+    # The end-of-training pictures (t-SNE) cost seconds; tests that check them turn them on.
+    "diagnostics.plots.enabled=false",
+    "diagnostics.sphere_metrics.num_samples=32",
 ]
 
 

@@ -10,12 +10,14 @@ same group (``method/simclr.yaml`` starts with ``defaults: [simclr_schema]``).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
+from hyperssl.callbacks.schema import DiagnosticsConfig
 from hyperssl.data.schema import AugmentationConfig, DataConfig
 
 
@@ -166,7 +168,7 @@ class TrainerConfig:
     gradient_clip_val: float | None = None
     deterministic: Any = False
     benchmark: bool | None = None
-    sync_batchnorm: bool = False
+    sync_batchnorm: bool | None = None  # None: on whenever training is distributed
     enable_progress_bar: bool = True
     num_sanity_val_steps: int = 0
 
@@ -184,6 +186,7 @@ class CheckpointConfig:
     enabled: bool = True
     every_n_epochs: int = 1
     monitor: str | None = "val/acc1"  # the "best" checkpoint; None keeps only last.ckpt
+    keep_every_epoch: bool = False  # also keep checkpoints/epochNNN.ckpt of every saved epoch
     mode: str = "max"
 
 
@@ -211,9 +214,10 @@ class PretrainConfig:
     method_kwargs: GCLKwargsConfig = field(default_factory=GCLKwargsConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     knn: KNNConfig = field(default_factory=KNNConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     name: str = "${method.name}-${data.dataset}"
     seed: int = 5
-    resume: str | None = None
+    resume: str | None = None  # a .ckpt, a run dir, or "auto": continue this run dir if it has one
 
 
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {
@@ -225,9 +229,25 @@ METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {
 }
 
 
+MAX_DIR_NAME = 120
+
+
+def short_dir_name(name: str) -> str:
+    """A sweep job's directory name: its overrides, readable, but cut (with a hash of the whole,
+    to stay unique) before file systems refuse it (255 bytes)."""
+    if len(name) <= MAX_DIR_NAME:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_DIR_NAME - 9]}-{digest}"
+
+
 def register_configs() -> None:
     """Store the schemas; called once by the entry points before Hydra composes."""
+    OmegaConf.register_new_resolver("short", short_dir_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="pretrain_schema", node=PretrainConfig)
     for name, schema in METHOD_SCHEMAS.items():
         store.store(group="method", name=f"{name}_schema", node=schema)
+    from hyperssl.eval.schema import register_eval_configs  # it imports this module
+
+    register_eval_configs(store)

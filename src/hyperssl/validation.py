@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hyperssl.backbones import available_backbones
+from hyperssl.callbacks.schema import validate_diagnostics
 from hyperssl.data.schema import validate_augmentations, validate_data_config
 from hyperssl.errors import ConfigError
 from hyperssl.geometry import GEOMETRIES
@@ -47,6 +48,28 @@ def reject_unknown_keys(node: Any, path: str = "") -> None:
             reject_unknown_keys(node._get_node(index), f"{path}{index}.")
 
 
+def known_world_size(cfg: DictConfig) -> int:
+    """Processes the trainer settings ask for, when they say it with numbers (else 1; the method
+    checks again once the trainer knows)."""
+    devices = cfg.trainer.devices
+    per_node = devices if isinstance(devices, int) and devices > 0 else 1
+    if not isinstance(devices, int | str):
+        per_node = len(devices)
+    return per_node * cfg.trainer.num_nodes
+
+
+def check_queue_size(queue_size: int, global_batch: int) -> None:
+    """MoCo's queue takes the keys of two views per step, so it must be a multiple of 2 x batch."""
+    keys_per_step = 2 * global_batch
+    if queue_size < 1 or queue_size % keys_per_step:
+        raise ConfigError(
+            "method.queue_size",
+            f"{queue_size} is not a multiple of the keys enqueued per step "
+            f"(2 views x global batch {global_batch} = {keys_per_step})",
+            f"a multiple of {keys_per_step}",
+        )
+
+
 def apply_gcl_spelling(cfg: DictConfig) -> None:
     """``method_kwargs.geometric_loss=True`` (the GCL README flag) selects the geodesic geometry."""
     if cfg.method_kwargs.geometric_loss:
@@ -69,7 +92,7 @@ def validate_pretrain(cfg: DictConfig) -> None:
     if cfg.method.name == "supervised":
         _check_name("method.classifier", cfg.method.classifier, ("linear", "spheric"))
     if "queue_size" in cfg.method:
-        _require(cfg.method.queue_size >= 1, "method.queue_size", cfg.method.queue_size, ">= 1")
+        check_queue_size(cfg.method.queue_size, cfg.optimizer.batch_size * known_world_size(cfg))
     if "momentum" in cfg.method:
         tau = cfg.method.momentum
         _require(
@@ -104,3 +127,4 @@ def validate_pretrain(cfg: DictConfig) -> None:
         f"method {cfg.method.name!r}",
     )
     validate_heads(cfg.heads)
+    validate_diagnostics(cfg.diagnostics)

@@ -1,0 +1,140 @@
+"""``main_linear.py``: train a linear classifier on a pretrained backbone; top-1/top-5 to summary.
+
+Three ways, chosen by ``linear.*``:
+
+- precomputed features (frozen backbone, ``linear.augment=false``, ``linear.precompute_features``):
+  the backbone runs once over the data (features cached on disk), then the head trains on them;
+- frozen: the backbone (eval mode, no gradients) runs on augmented images every epoch;
+- ``finetune=true``: backbone and head train together (solo-learn's spelling).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from hyperssl.cli.artifacts import ensure_fresh_run_dir, is_global_rank_zero, write_summary
+from hyperssl.cli.checkpoints import load_pretrained
+from hyperssl.cli.trainer import build_trainer
+from hyperssl.data.augment import build_pipeline
+from hyperssl.eval.data import (
+    backbone_features,
+    image_loader,
+    load_eval_data,
+    resolve_device,
+    split_seed_of,
+)
+from hyperssl.eval.feature_cache import FeatureCache
+from hyperssl.eval.linear import LinearProbe, feature_loader
+from hyperssl.eval.schema import validate_linear
+
+log = logging.getLogger(__name__)
+
+
+def probe_mode(cfg: DictConfig) -> str:
+    """``precomputed``, ``frozen`` or ``finetune``."""
+    if cfg.finetune:
+        return "finetune"
+    if not cfg.linear.augment and cfg.linear.precompute_features:
+        return "precomputed"
+    return "frozen"
+
+
+def _device_name(cfg: DictConfig) -> str:
+    accelerator = str(cfg.trainer.accelerator)
+    return "cpu" if accelerator == "cpu" else "auto"
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate the probe as configured; returns (and writes) the run's summary."""
+    validate_linear(cfg)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if is_global_rank_zero():  # further DDP processes start in the same run directory
+        ensure_fresh_run_dir(run_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    encoder = load_pretrained(cfg.pretrained_feature_extractor)
+    if encoder.image_size != cfg.data.image_size:
+        log.warning(
+            "the backbone was pretrained on %d px crops; data.image_size is %d",
+            encoder.image_size,
+            cfg.data.image_size,
+        )
+    data = load_eval_data(cfg.data, split_seed_of(encoder, cfg))
+    data.require_val()
+    mode = probe_mode(cfg)
+    batch_size = cfg.optimizer.batch_size
+    num_features = encoder.backbone.num_features
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+
+    start = time.perf_counter()
+    if mode == "precomputed":
+        cache = FeatureCache(cfg.feature_cache.dir, cfg.feature_cache.enabled)
+        device = resolve_device(_device_name(cfg))
+        train_x, train_y = backbone_features(encoder, data, "train", cache, device, batch_size)
+        val_x, val_y = backbone_features(encoder, data, "val", cache, device, batch_size)
+        train_loader = feature_loader(train_x, train_y, batch_size, shuffle=True, seed=cfg.seed)
+        val_loader = feature_loader(val_x, val_y, batch_size)
+        encoder_module: nn.Module = nn.Identity()
+    else:
+        if cfg.linear.augment:
+            augmentation = copy.deepcopy(cfg.linear.augmentation)
+            augmentation.crop_size = cfg.data.image_size
+            train_transform = build_pipeline(augmentation, cfg.data.mean, cfg.data.std)
+        else:
+            train_transform = data.eval_transform()
+        workers = cfg.data.num_workers
+        train_loader = image_loader(
+            data.train, train_transform, batch_size, workers, shuffle=True, seed=cfg.seed
+        )
+        val_loader = image_loader(data.val, data.eval_transform(), batch_size, workers)
+        encoder_module = encoder.backbone
+    feature_seconds = time.perf_counter() - start
+
+    # Re-seeded here so that the head starts the same whichever path extracted features before.
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    probe = LinearProbe(
+        encoder_module,
+        num_features,
+        data.num_classes,
+        cfg.optimizer,
+        cfg.scheduler,
+        finetune=mode == "finetune",
+    )
+    if mode != "finetune":
+        # The frozen encoder is in eval mode on purpose; Lightning warns about any such module.
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+    trainer = build_trainer(cfg, run_dir, has_validation=True)
+    start = time.perf_counter()
+    trainer.fit(probe, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    train_seconds = time.perf_counter() - start
+    final = trainer.validate(probe, dataloaders=val_loader, verbose=False)[0]
+
+    summary: dict[str, Any] = {
+        **encoder.describe(),
+        "dataset": cfg.data.dataset,
+        "mode": mode,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "feature_seconds": round(feature_seconds, 2),
+        "train_seconds": round(train_seconds, 2),
+        "linear_top1": float(final["val/acc1"]),
+        "linear_top5": float(final["val/acc5"]),
+        "linear_val_loss": float(final["val/loss"]),
+    }
+    if trainer.is_global_zero:
+        write_summary(run_dir / "summary.json", summary)
+        print(
+            f"linear top-1 {summary['linear_top1']:.2f}%  top-5 {summary['linear_top5']:.2f}%  "
+            f"({mode})  run directory: {run_dir}"
+        )
+    return summary

@@ -1,0 +1,50 @@
+"""How embeddings sit on the hypersphere: alignment, uniformity, pair angles, effective rank.
+
+Alignment and uniformity are Wang & Isola's (ICML 2020) losses, read as metrics (lower is better
+for both); the angles are those the geodesic geometry works with; the effective rank (Roy &
+Vetterli 2007, as RankMe uses it) tells how many directions the embeddings really use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from hyperssl.losses import align_loss, uniform_loss
+
+
+def pair_angles(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+    """Angles in degrees between positive pairs (z1_i, z2_i) [B] and negative pairs (z1_i, z2_j),
+    i != j [B(B-1)]. Rows are normalised first."""
+    cosines = F.normalize(z1.float(), dim=1) @ F.normalize(z2.float(), dim=1).T
+    angles = torch.rad2deg(torch.arccos(cosines.clamp(-1.0, 1.0)))
+    off_diagonal = ~torch.eye(len(z1), dtype=torch.bool, device=z1.device)
+    return angles.diagonal(), angles[off_diagonal]
+
+
+def effective_rank(x: Tensor, eps: float = 1e-7) -> float:
+    """exp of the entropy of the normalised singular values of ``x`` [N, D]: between 1 (all rows
+    on one line) and min(N, D) (singular values all equal)."""
+    singular = torch.linalg.svdvals(x.double())
+    p = singular / singular.sum() + eps
+    return math.exp(-(p * p.log()).sum().item())
+
+
+def sphere_metrics(z1: Tensor, z2: Tensor, alpha: float = 2.0, t: float = 2.0) -> dict[str, float]:
+    """Alignment and uniformity (mean of both views), angle statistics and effective rank of two
+    views' embeddings z1, z2 [B, D] (normalised here), B >= 2."""
+    z1 = F.normalize(z1.float(), dim=1)
+    z2 = F.normalize(z2.float(), dim=1)
+    positive, negative = pair_angles(z1, z2)
+    return {
+        "alignment": align_loss(z1, z2, alpha=alpha).item(),
+        "uniformity": 0.5 * (uniform_loss(z1, t=t) + uniform_loss(z2, t=t)).item(),
+        "pos_angle_mean": positive.mean().item(),
+        "pos_angle_std": positive.std().item() if len(positive) > 1 else 0.0,
+        "neg_angle_mean": negative.mean().item(),
+        "neg_angle_std": negative.std().item() if len(negative) > 1 else 0.0,
+        "effective_rank": effective_rank(z1),
+    }

@@ -1,0 +1,200 @@
+"""Structured-config schemas of the evaluation entry points: ``main_linear.py``, ``main_knn.py``.
+
+As for pretraining, the dataclasses are the one place where a key, its type and its default live;
+``configs/linear.yaml`` and ``configs/knn.yaml`` only choose values. The backbone is not part of
+either schema: it is read from the checkpoint named by ``pretrained_feature_extractor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig
+
+from hyperssl.config import (
+    CheckpointConfig,
+    LoggerConfig,
+    OptimizerConfig,
+    SchedulerConfig,
+    TrainerConfig,
+)
+from hyperssl.data.schema import (
+    AugmentationConfig,
+    ColorJitterConfig,
+    DataConfig,
+    ProbabilityConfig,
+)
+from hyperssl.errors import ConfigError
+
+FEATURE_TYPES = ("backbone", "projector")
+DISTANCE_FUNCTIONS = ("cosine", "euclidean")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def standard_probe_augmentation() -> AugmentationConfig:
+    """The usual linear-evaluation augmentation: random-resized crop (area 8-100%) and a
+    horizontal flip, no colour changes; one view per image."""
+    return AugmentationConfig(
+        color_jitter=ColorJitterConfig(prob=0.0),
+        grayscale=ProbabilityConfig(prob=0.0),
+        num_crops=1,
+    )
+
+
+@dataclass
+class FeatureCacheConfig:
+    """Extracted features kept on disk, keyed by the checkpoint file and the data config."""
+
+    enabled: bool = True
+    dir: str = "~/.cache/hyperssl/features"
+
+
+@dataclass
+class LinearProbeConfig:
+    """What the classifier on top of the pretrained backbone is trained on.
+
+    augment:   augmented training images (``augmentation``; its crop size is
+               ``data.image_size``), as the standard protocol does; else the eval transform.
+    precompute_features: with a frozen backbone and no augmentation the features never change,
+               so extract them once (cached on disk under ``feature_cache``) and train the head on
+               them; the result is that of the slow path, many times faster.
+    """
+
+    augment: bool = True
+    precompute_features: bool = True
+    augmentation: AugmentationConfig = field(default_factory=standard_probe_augmentation)
+
+
+@dataclass
+class LinearConfig:
+    pretrained_feature_extractor: str = "latest"  # .ckpt, run directory, backbone.safetensors
+    finetune: bool = False  # train the backbone with the head (train mode, linear.augment applies)
+    data: DataConfig = field(default_factory=DataConfig)
+    linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    checkpoint: CheckpointConfig = field(
+        default_factory=lambda: CheckpointConfig(monitor="val/acc1")
+    )
+    feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
+    name: str = "linear-${data.dataset}"
+    seed: int = 5
+
+
+@dataclass
+class KNNSweepConfig:
+    """Every combination of these values is evaluated (temperature only weights cosine votes)."""
+
+    k: list[int] = field(default_factory=lambda: [20])
+    temperature: list[float] = field(default_factory=lambda: [0.07])
+    feature_type: list[str] = field(default_factory=lambda: ["backbone"])
+    distance_function: list[str] = field(default_factory=lambda: ["cosine"])
+    # Memory is O(test_chunk_size x train_chunk_size) beyond the features themselves.
+    test_chunk_size: int = 1024
+    train_chunk_size: int = 16384
+
+
+@dataclass
+class KNNRunConfig:
+    pretrained_feature_extractor: str = "latest"  # .ckpt, run directory, backbone.safetensors
+    data: DataConfig = field(default_factory=DataConfig)
+    knn: KNNSweepConfig = field(default_factory=KNNSweepConfig)
+    batch_size: int = 256  # images per forward pass during feature extraction
+    device: str = "auto"  # auto: cuda when available
+    feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
+    name: str = "knn-${data.dataset}"
+    seed: int = 5
+
+
+def register_eval_configs(store: ConfigStore) -> None:
+    store.store(name="linear_schema", node=LinearConfig)
+    store.store(name="knn_schema", node=KNNRunConfig)
+
+
+def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(key, f"got {value!r}", allowed)
+
+
+def _check_pretrained(cfg: DictConfig) -> None:
+    _require(
+        bool(str(cfg.pretrained_feature_extractor).strip()),
+        "pretrained_feature_extractor",
+        cfg.pretrained_feature_extractor,
+        "a .ckpt file, a run directory, a backbone.safetensors file, or latest",
+    )
+
+
+def validate_linear(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` on the first bad value of a linear-evaluation config."""
+    from hyperssl.data.schema import validate_augmentations, validate_data_config
+    from hyperssl.optim import OPTIMIZERS, SCHEDULERS
+    from hyperssl.validation import LOGGERS, PRECISIONS, reject_unknown_keys
+
+    reject_unknown_keys(cfg)
+    _check_pretrained(cfg)
+    _require(
+        cfg.optimizer.name in OPTIMIZERS,
+        "optimizer.name",
+        cfg.optimizer.name,
+        ", ".join(OPTIMIZERS),
+    )
+    _require(
+        cfg.scheduler.name in SCHEDULERS,
+        "scheduler.name",
+        cfg.scheduler.name,
+        ", ".join(SCHEDULERS),
+    )
+    _require(cfg.logger.name in LOGGERS, "logger.name", cfg.logger.name, ", ".join(LOGGERS))
+    precision = str(cfg.trainer.precision)
+    _require(precision in PRECISIONS, "trainer.precision", precision, ", ".join(PRECISIONS))
+    _require(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "> 0")
+    _require(
+        cfg.optimizer.batch_size >= 1, "optimizer.batch_size", cfg.optimizer.batch_size, ">= 1"
+    )
+    _require(
+        cfg.trainer.max_epochs >= 1 or cfg.trainer.max_steps >= 1,
+        "trainer.max_epochs",
+        cfg.trainer.max_epochs,
+        ">= 1 (or trainer.max_steps >= 1)",
+    )
+    validate_data_config(cfg.data)
+    validate_augmentations([cfg.linear.augmentation], key="linear.augmentation")
+    _require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
+
+
+def validate_knn(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` on the first bad value of a k-NN evaluation config."""
+    from hyperssl.data.schema import validate_data_config
+    from hyperssl.validation import reject_unknown_keys
+
+    reject_unknown_keys(cfg)
+    _check_pretrained(cfg)
+    knn = cfg.knn
+    _require(len(knn.k) >= 1 and all(k >= 1 for k in knn.k), "knn.k", list(knn.k), "integers >= 1")
+    _require(
+        len(knn.temperature) >= 1 and all(t > 0 for t in knn.temperature),
+        "knn.temperature",
+        list(knn.temperature),
+        "floats > 0",
+    )
+    for key, values, allowed in (
+        ("knn.feature_type", knn.feature_type, FEATURE_TYPES),
+        ("knn.distance_function", knn.distance_function, DISTANCE_FUNCTIONS),
+    ):
+        _require(
+            len(values) >= 1 and all(v in allowed for v in values),
+            key,
+            list(values),
+            ", ".join(allowed),
+        )
+    for key in ("test_chunk_size", "train_chunk_size"):
+        _require(knn[key] >= 1, f"knn.{key}", knn[key], ">= 1")
+    _require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, ">= 1")
+    _require(cfg.device in DEVICES, "device", cfg.device, ", ".join(DEVICES))
+    validate_data_config(cfg.data)
+    _require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")

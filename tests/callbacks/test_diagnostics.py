@@ -1,0 +1,146 @@
+"""The online diagnostics of pretraining: k-NN, sphere metrics, pictures."""
+
+import csv
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from hydra_runs import compose_pretrain
+from pictures import assert_real_png
+from torch import nn
+
+from hyperssl import ConfigError
+from hyperssl.callbacks.embeddings import positive_pair_views
+from hyperssl.callbacks.online_knn import FeatureBank, OnlineKNN
+from hyperssl.validation import validate_pretrain
+
+SPHERE_COLUMNS = [
+    "val/alignment",
+    "val/uniformity",
+    "val/pos_angle_mean",
+    "val/pos_angle_std",
+    "val/neg_angle_mean",
+    "val/neg_angle_std",
+    "val/effective_rank",
+    "val/effective_rank_feats",
+]
+
+
+def test_feature_bank_keeps_only_the_newest_rows():
+    bank = FeatureBank(capacity=5)
+    for start in range(0, 12, 3):
+        rows = torch.arange(start, start + 3)
+        bank.add(rows[:, None].float(), rows)
+    features, labels = bank.tensors()
+    assert len(bank) == 5 and labels.tolist() == [7, 8, 9, 10, 11]
+    assert features[:, 0].tolist() == [7.0, 8.0, 9.0, 10.0, 11.0]
+
+
+class RecordingModule(nn.Module):
+    """Just what the callback touches: a backbone, num_classes and log_dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Identity()
+        self.num_classes = 3
+        self.logged = {}
+
+    def log_dict(self, values, **kwargs):
+        self.logged |= values
+
+
+def test_online_knn_votes_with_the_first_view_of_each_training_batch():
+    """Training view 1 carries the class (one-hot), view 2 is noise: k-NN on the captured bank
+    is perfect only if the bank holds view 1's rows of the backbone's output."""
+    callback, module = OnlineKNN(every_n_epochs=1, k=1, max_bank=100), RecordingModule()
+    trainer = SimpleNamespace(current_epoch=0, max_epochs=1, sanity_checking=False)
+    callback.setup(trainer, module, "fit")
+    callback.on_train_epoch_start(trainer, module)
+    labels = torch.tensor([0, 1, 2, 1])
+    views = [torch.eye(3)[labels], torch.randn(4, 3)]
+    callback.on_train_batch_start(trainer, module, (views, labels, None), 0)
+    module.backbone(torch.cat(views))  # the step's forward pass
+    callback.on_train_batch_end(trainer, module, None, (views, labels, None), 0)
+    assert len(callback.bank) == 4
+
+    val_labels = torch.tensor([2, 0, 1])
+    callback.on_validation_epoch_start(trainer, module)
+    callback.on_validation_batch_start(trainer, module, (None, val_labels), 0)
+    module.backbone(torch.eye(3)[val_labels] + 0.01)
+    callback.on_validation_batch_end(trainer, module, None, (None, val_labels), 0)
+    callback.on_validation_epoch_end(trainer, module)
+    assert module.logged == {"val/knn_acc1": 100.0, "val/knn_acc5": 100.0}
+    callback.teardown(trainer, module, "fit")
+    assert not module.backbone._forward_hooks
+
+
+def test_positive_pairs_leave_the_training_random_stream_untouched():
+    datamodule = SimpleNamespace(
+        val_set=[(torch.rand(3, 8, 8), 0) for _ in range(6)],
+        train_transform=lambda image: [image + torch.rand(1), image + torch.rand(1)],
+    )
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = positive_pair_views(datamodule, 4, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+    second = positive_pair_views(datamodule, 4, seed=0)
+    assert torch.equal(first[0], second[0]) and first[0].shape == (4, 3, 8, 8)
+    assert not torch.equal(first[0], first[1])  # two different views
+
+
+def metric_columns(run_dir):
+    with open(run_dir / "metrics.csv") as file:
+        rows = list(csv.DictReader(file))
+    return {key: [float(row[key]) for row in rows if row.get(key)] for key in rows[0]}
+
+
+def test_pretraining_logs_online_knn_and_sphere_metrics(pretrained_run):
+    columns = metric_columns(pretrained_run)
+    for name in ["val/knn_acc1", "val/knn_acc5", *SPHERE_COLUMNS]:
+        assert len(columns[name]) == 1 and math.isfinite(columns[name][0]), name
+    assert 0.0 <= columns["val/knn_acc1"][0] <= columns["val/knn_acc5"][0] <= 100.0
+    assert 0.0 <= columns["val/alignment"][0] <= 4.0  # ||x - y||^2 of unit vectors
+    assert -4.0 <= columns["val/uniformity"][0] <= 0.0  # log E exp(-2 ||x - y||^2)
+    assert 0.0 <= columns["val/pos_angle_mean"][0] <= 180.0
+    assert 1.0 <= columns["val/effective_rank"][0] <= 16.0  # projector output_dim
+
+
+def test_pretraining_leaves_the_pictures_in_the_run_directory(pretrained_run):
+    assert_real_png(pretrained_run / "embedding_map.png")
+    assert_real_png(pretrained_run / "angle_histograms.png")
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("diagnostics.plots.embedding_map=pca", "diagnostics.plots.embedding_map: got 'pca'"),
+        ("diagnostics.online_knn.k=0", "diagnostics.online_knn.k: got 0; allowed: >= 1"),
+        ("diagnostics.sphere_metrics.num_samples=1", "diagnostics.sphere_metrics.num_samples"),
+    ],
+)
+def test_bad_diagnostics_values_are_config_errors(override, message, tmp_path):
+    cfg = compose_pretrain([override], tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        validate_pretrain(cfg)
+
+
+def test_pictures_go_to_tensorboard_and_wandb_when_selected(tmp_path):
+    from unittest.mock import Mock
+
+    from matplotlib.figure import Figure
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+
+    from hyperssl.callbacks.plots import log_figure
+
+    tensorboard = TensorBoardLogger.__new__(TensorBoardLogger)  # no tensorboard package needed
+    tensorboard._experiment = Mock()
+    wandb = WandbLogger.__new__(WandbLogger)
+    wandb.log_image = Mock()
+    trainer = SimpleNamespace(loggers=[CSVLogger(tmp_path), tensorboard, wandb], global_step=7)
+    figure, path = Figure(), tmp_path / "map.png"
+    log_figure(trainer, "plots/embedding_map", figure, path)
+    tensorboard._experiment.add_figure.assert_called_once_with(
+        "plots/embedding_map", figure, global_step=7, close=False
+    )
+    wandb.log_image.assert_called_once_with(key="plots/embedding_map", images=[str(path)])

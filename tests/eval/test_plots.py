@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from pictures import assert_real_png
+
+from hyperssl.eval.plots import (
+    align_uniform_figure,
+    angle_histogram_figure,
+    comparison_bar_figure,
+    embedding_map_figure,
+    reduce_to_2d,
+    save_figure,
+)
+
+
+def test_tsne_map_of_embeddings_is_a_real_png(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 15)
+    points = reduce_to_2d(rng.normal(size=(60, 8)) + 4 * np.eye(8)[labels], "tsne", seed=0)
+    assert points.shape == (60, 2)
+    figure = embedding_map_figure(points, labels, "t-SNE of 60 embeddings")
+    assert_real_png(save_figure(figure, tmp_path / "embedding_map.png"))
+
+
+def test_angle_histograms_are_a_real_png(tmp_path):
+    rng = np.random.default_rng(0)
+    figure = angle_histogram_figure(rng.normal(30, 10, 200), rng.normal(90, 15, 2000))
+    assert_real_png(save_figure(figure, tmp_path / "angles.png"))
+
+
+def test_align_uniform_plane_and_bars_are_real_pngs(tmp_path):
+    names = ["geometry=cosine", "geometry=geodesic", "heads=[mhe]"]
+    plane = align_uniform_figure(
+        names, [0.4, 0.3, 0.5], [-2.1, -2.6, -1.9], [80.0, 84.0, 78.0], "knn_top1"
+    )
+    assert_real_png(save_figure(plane, tmp_path / "plane.png"))
+    bars = comparison_bar_figure(names, [80.0, 84.0, 78.0], "knn_top1")
+    assert_real_png(save_figure(bars, tmp_path / "bars.png"), min_bytes=8_000)
+
+
+def test_umap_is_refused_clearly_when_not_installed():
+    pytest.importorskip("sklearn")
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        from hyperssl import ConfigError
+
+        with pytest.raises(ConfigError, match="umap-learn is not installed"):
+            reduce_to_2d(np.zeros((10, 3)), "umap")
+    else:
+        assert reduce_to_2d(np.random.default_rng(0).normal(size=(30, 4)), "umap").shape == (30, 2)
