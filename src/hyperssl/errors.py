@@ -16,3 +16,7 @@ class ConfigError(ValueError):
         if allowed:
             message += f"; allowed: {allowed}"
         super().__init__(message)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss head produced NaN or inf; the message names the step and the head."""

@@ -11,17 +11,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, NonFiniteLossError
 
 EXIT_BAD_INPUT = 2
+EXIT_NON_FINITE = 3
 T = TypeVar("T")
 
 
@@ -50,7 +53,27 @@ def _describe_missing_option(error: MissingConfigException) -> str:
     if group and error.options is not None:
         allowed = ", ".join(sorted(o for o in error.options if not o.endswith("_schema")))
         return f"{group}: unknown option {option!r}; allowed: {allowed}"
-    return _first_line(str(error))
+    return _describe_missing_option_text(str(error)) or _first_line(str(error))
+
+
+_MISSING_OPTION = re.compile(r"Could not (?:load|find) '(?P<group>[\w/]+)/(?P<option>[^']+)'")
+
+
+def _group_options(group: str) -> list[str]:
+    """The options of a config group: the YAML files of ``configs/<group>/`` beside the entry
+    point (Hydra clears its own instance when composition fails)."""
+    folder = Path(sys.argv[0]).resolve().parent / "configs" / group
+    return [path.stem for path in folder.glob("*.yaml")]
+
+
+def _describe_missing_option_text(text: str) -> str | None:
+    match = _MISSING_OPTION.search(text)
+    if match is None:
+        return None
+    group, option = match["group"], match["option"]
+    message = f"{group}: unknown option {option!r}"
+    options = _group_options(group)
+    return f"{message}; allowed: {', '.join(sorted(options))}" if options else message
 
 
 def describe_bad_input(error: BaseException) -> str | None:
@@ -69,7 +92,7 @@ def describe_bad_input(error: BaseException) -> str | None:
             return _describe_omegaconf(cause)
         if isinstance(cause, ConfigError):
             return str(cause)
-        return _first_line(str(error))
+        return _describe_missing_option_text(str(error)) or _first_line(str(error))
     return None
 
 
@@ -78,8 +101,13 @@ _SHOW_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 def _exit_if_bad_input(error: Exception) -> None:
+    if _SHOW_TRACEBACK:
+        return
+    if isinstance(error, NonFiniteLossError):
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_NON_FINITE)
     message = describe_bad_input(error)
-    if message is not None and not _SHOW_TRACEBACK:
+    if message is not None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
 

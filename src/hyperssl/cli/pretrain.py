@@ -12,8 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from hyperssl.cli.artifacts import (
-    ensure_fresh_run_dir,
-    resolve_checkpoint,
+    checkpoint_to_resume,
     save_backbone,
     write_summary,
 )
@@ -53,9 +52,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Pretrain as configured; returns (and writes) the run's summary."""
     validate_pretrain(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    ensure_fresh_run_dir(run_dir)
-    resume_from = resolve_checkpoint(cfg.resume) if cfg.resume else None
-    pl.seed_everything(cfg.seed, workers=True)
+    resume_from = checkpoint_to_resume(cfg.resume, run_dir, cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = PretrainDataModule(cfg.data, cfg.augmentations, cfg.optimizer.batch_size, cfg.seed)
     datamodule.prepare_data()  # downloads only when data.download=true

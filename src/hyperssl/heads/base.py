@@ -8,6 +8,8 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
+from hyperssl.distributed import gather
+
 
 @dataclass
 class StepOutput:
@@ -31,6 +33,26 @@ class StepOutput:
     logits: Tensor | None = None
     queue: Tensor | None = None
     model: nn.Module | None = None
+
+    def gathered(self) -> StepOutput:
+        """The same step with every batch-level field gathered over processes (rank order).
+
+        Backbone features stay local: only the online probe reads them, per sample.
+        """
+
+        def many(tensors: list[Tensor]) -> list[Tensor]:
+            return [gather(t) for t in tensors]
+
+        return StepOutput(
+            labels=gather(self.labels),
+            feats=self.feats,
+            z=many(self.z),
+            p=many(self.p),
+            k=many(self.k),
+            logits=gather(self.logits) if self.logits is not None else None,
+            queue=self.queue,
+            model=self.model,
+        )
 
     def provides(self) -> set[str]:
         """The names of the fields that hold something."""

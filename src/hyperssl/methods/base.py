@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import random
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from hyperssl.backbones import create_backbone
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, NonFiniteLossError
 from hyperssl.heads import LossHead, StepOutput, build_heads
 from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
 
@@ -132,24 +133,46 @@ class BaseMethod(pl.LightningModule, abc.ABC):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         views, labels, _ = batch
-        out = self.embed(views, labels)
+        local = self.embed(views, labels)
+        out = local.gathered()  # batch-level losses see the global batch under DDP
         terms = self.loss_terms(out)
+        self._stop_if_not_finite(terms)
         loss = sum(head.weight * terms[head.name] for head in self.heads)
         self.after_step(out)
         metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
         metrics["train/loss"] = loss.detach()
-        if out.logits is not None:
+        if local.logits is not None:
             _, metrics["train/acc1"], _ = self._classification_metrics(
-                out.logits.detach(), labels.repeat(len(views))
+                local.logits.detach(), labels.repeat(len(views))
             )
         if self.online_probe:
             probe_loss, probe_acc1, _ = self._classification_metrics(
-                self.classifier(torch.cat(out.feats).detach()), labels.repeat(len(views))
+                self.classifier(torch.cat(local.feats).detach()), labels.repeat(len(views))
             )
             metrics |= {"train/probe_loss": probe_loss.detach(), "train/probe_acc1": probe_acc1}
             loss = loss + probe_loss
         self.log_dict(metrics, on_step=True, on_epoch=False)
         return loss
+
+    def _stop_if_not_finite(self, terms: dict[str, Tensor]) -> None:
+        """Stop before a NaN/inf reaches the weights: save the current (last good) state as
+        ``checkpoints/last_good.ckpt`` and raise, naming the step and the head.
+
+        One host synchronisation per step; the weights are those before this step's update.
+        """
+        finite = torch.stack([torch.isfinite(value).all() for value in terms.values()])
+        if bool(finite.all()):
+            return
+        bad = [name for name, ok in zip(terms, finite.tolist(), strict=True) if not ok]
+        if self._trainer is not None and self.trainer.default_root_dir:
+            self.trainer.save_checkpoint(
+                Path(self.trainer.default_root_dir) / "checkpoints" / "last_good.ckpt"
+            )
+        raise NonFiniteLossError(
+            f"step {self.global_step}: head {bad[0]!r} produced "
+            f"{terms[bad[0]].detach().float().item()} (all non-finite: {', '.join(bad)}); the "
+            "state before this step is in checkpoints/last_good.ckpt"
+        )
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, labels = batch

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.errors import ConfigError
 from hyperssl.heads import InfoNCEQueueHead, LossHead, MoCoV3Head, StepOutput
 from hyperssl.layers.mlp import mlp
 from hyperssl.layers.projector import build_projector
 from hyperssl.methods.momentum import MomentumMethod, frozen_copy
+from hyperssl.validation import check_queue_size
 
 
 class MoCoV2Plus(MomentumMethod):
@@ -57,16 +57,13 @@ class MoCoV2Plus(MomentumMethod):
         )
 
     def on_fit_start(self) -> None:
-        keys_per_step = self.cfg.optimizer.batch_size * self.trainer.world_size * 2
-        if self.cfg.method.queue_size % keys_per_step:
-            raise ConfigError(
-                "method.queue_size",
-                f"{self.cfg.method.queue_size} is not a multiple of the keys enqueued per step "
-                f"(2 views x global batch {keys_per_step // 2} = {keys_per_step})",
-                f"a multiple of {keys_per_step}",
-            )
+        # Validation checked what the config says; the trainer knows the real world size.
+        check_queue_size(
+            self.cfg.method.queue_size, self.cfg.optimizer.batch_size * self.trainer.world_size
+        )
 
     def after_step(self, out: StepOutput) -> None:
+        # ``out`` is gathered: the keys of every rank, in rank order, identical on every rank.
         # Enqueued after backward (on_train_batch_end): the loss's graph still reads the queue.
         self._pending_keys = torch.cat([F.normalize(k.detach().float(), dim=1) for k in out.k[:2]])
 
@@ -75,7 +72,6 @@ class MoCoV2Plus(MomentumMethod):
         keys, self._pending_keys = self._pending_keys, None
         if keys is None:
             return
-        keys = self.all_gather(keys).reshape(-1, keys.shape[-1])  # every rank's keys, rank order
         start = int(self.queue_ptr)
         self.queue[start : start + len(keys)] = keys.to(self.queue.dtype)
         self.queue_ptr.fill_((start + len(keys)) % len(self.queue))

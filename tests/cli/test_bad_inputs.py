@@ -1,0 +1,199 @@
+"""Bad input through the real entry points: exit 2, one line naming the culprit, no traceback,
+and no existing file touched. The cases run as parallel subprocesses once per session."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from datasets_on_disk import write_cifar10
+from hydra_runs import TINY, run_entry
+
+
+def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (arguments of main_pretrain.py, start of the expected error line)."""
+    cifar = write_cifar10(root / "cifar")
+    truncated = write_cifar10(root / "truncated")
+    batch = truncated / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:100])
+    empty_folder = root / "empty_images"
+    empty_folder.mkdir()
+    (root / "empty.ckpt").write_bytes(b"")
+    (root / "notes.ckpt").write_text("not a checkpoint")
+    torch.save({"state_dict": {}}, root / "foreign.ckpt")
+    other = root / "other_arch.ckpt"
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {
+                "cfg": {"method": {"name": "simclr"}, "backbone": {"name": "resnet50"}}
+            },
+        },
+        other,
+    )
+    done = root / "finished_run"
+    done.mkdir()
+    (done / "summary.json").write_text('{"knn_top1": 90.0}\n')
+    return (
+        {
+            "typo_in_key": (["method.temprature=0.1"], "error: method.temprature: unknown key"),
+            "wrong_type": (["optimizer.lr=fast"], "error: optimizer.lr: Value 'fast'"),
+            "unknown_method": (["method=simclrr"], "error: method: unknown option 'simclrr'"),
+            "unknown_geometry": (["geometry=hyperbolic"], "error: geometry: unknown option"),
+            "unknown_optimizer": (["optimizer=rmsprop"], "error: optimizer: unknown option"),
+            "unknown_head": (["heads=[nope]"], "error: heads: unknown option 'nope'"),
+            "negative_temperature": (
+                ["method.temperature=-1"],
+                "error: method.temperature: got -1.0",
+            ),
+            "unknown_dataset": (["data.dataset=svhn"], "error: data.dataset: got 'svhn'"),
+            "added_unknown_key": (
+                ["+trainer.max_epoch=3"],
+                "error: trainer.max_epoch: unknown key",
+            ),
+            "head_key_typo": (
+                ["heads=[uniformity]", "heads.uniformity.tt=3"],
+                "error: heads.uniformity.tt: unknown key",
+            ),
+            "zero_batch": (["optimizer.batch_size=0"], "error: optimizer.batch_size: got 0"),
+            "unknown_backbone": (
+                ["backbone.name=resnet19"],
+                "error: backbone.name: got 'resnet19'",
+            ),
+            "unknown_timm_model": (
+                ["backbone=timm", "backbone.model_name=not_a_model"],
+                "error: backbone.model_name: unknown timm model",
+            ),
+            "precision": (["trainer.precision=17"], "error: trainer.precision: got '17'"),
+            "zero_crop": (
+                ["augmentations.0.crop_size=0"],
+                "error: augmentations.0.crop_size: got 0",
+            ),
+            "probability": (
+                ["augmentations.0.horizontal_flip.prob=1.5"],
+                "error: augmentations.0.horizontal_flip.prob: got 1.5",
+            ),
+            "knn_k": (["knn.k=0"], "error: knn.k: got 0"),
+            "val_fraction": (["data.val_fraction=1.5"], "error: data.val_fraction: got 1.5"),
+            "missing_data_folder": (
+                ["data=cifar10", f"data.train_path={root / 'nowhere'}"],
+                "error: data.train_path: ",
+            ),
+            "truncated_cifar_batch": (
+                ["data=cifar10", f"data.train_path={truncated}"],
+                "error: data.train_path: ",
+            ),
+            "empty_image_folder": (
+                ["data=folder", f"data.train_path={empty_folder}"],
+                "error: data.train_path: ",
+            ),
+            "queue_not_multiple": (
+                ["method=mocov2plus", "method.queue_size=100"],
+                "error: method.queue_size: 100 is not a multiple",
+            ),
+            "missing_checkpoint": (
+                [f"resume={root / 'nowhere.ckpt'}"],
+                "error: resume: no checkpoint",
+            ),
+            "empty_checkpoint": (
+                [f"resume={root / 'empty.ckpt'}"],
+                "error: resume: " + str(root / "empty.ckpt"),
+            ),
+            "text_file_checkpoint": (
+                [f"resume={root / 'notes.ckpt'}"],
+                "error: resume: " + str(root / "notes.ckpt"),
+            ),
+            "foreign_checkpoint": (
+                [f"resume={root / 'foreign.ckpt'}"],
+                "error: resume: " + str(root / "foreign.ckpt") + " is not a hyperssl",
+            ),
+            "other_architecture": (
+                [f"resume={other}"],
+                "error: resume: " + str(other) + " holds a",
+            ),
+            "existing_run_dir": ([], "error: hydra.run.dir: " + str(done) + " already holds a run"),
+            "cifar_without_path": (
+                ["data=cifar10", "data.train_path=null"],
+                "error: data.train_path: is required",
+            ),
+            "wandb_not_installed": (["logger=wandb"], "error: logger: wandb is not installed"),
+        },
+        cifar,
+        done,
+    )
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(path): hashlib.sha1(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_inputs")
+    cases, _, done = build_cases(root)
+    before = snapshot(root)
+
+    def run(item):
+        name, (arguments, _) = item
+        run_dir = done if name == "existing_run_dir" else root / "runs" / name
+        return name, run_entry("main_pretrain.py", [*TINY, *arguments, f"hydra.run.dir={run_dir}"])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = dict(pool.map(run, cases.items()))
+    return cases, results, before, snapshot(root)
+
+
+CASE_NAMES = [
+    "typo_in_key",
+    "wrong_type",
+    "unknown_method",
+    "unknown_geometry",
+    "unknown_optimizer",
+    "unknown_head",
+    "negative_temperature",
+    "unknown_dataset",
+    "added_unknown_key",
+    "head_key_typo",
+    "zero_batch",
+    "unknown_backbone",
+    "unknown_timm_model",
+    "precision",
+    "zero_crop",
+    "probability",
+    "knn_k",
+    "val_fraction",
+    "missing_data_folder",
+    "truncated_cifar_batch",
+    "empty_image_folder",
+    "queue_not_multiple",
+    "missing_checkpoint",
+    "empty_checkpoint",
+    "text_file_checkpoint",
+    "foreign_checkpoint",
+    "other_architecture",
+    "existing_run_dir",
+    "cifar_without_path",
+    "wandb_not_installed",
+]
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input_exits_2_with_one_line_naming_the_culprit(name, outcomes):
+    cases, results, _, _ = outcomes
+    result = results[name]
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert lines[0].startswith(cases[name][1]), lines[0]
+
+
+def test_no_existing_file_changed_or_disappeared(outcomes):
+    _, _, before, after = outcomes
+    assert {path: after.get(path) for path in before} == before

@@ -1,0 +1,108 @@
+"""Each batch-level loss on 2 CPU processes (gloo + DDP) vs one process on the global batch.
+
+A case maps model outputs to a StepOutput; the same tiny model runs once on the concatenated
+global batch (reference) and under DistributedDataParallel on each rank's shard, the StepOutput
+gathered with :meth:`StepOutput.gathered` as the methods do.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from hyperssl.heads import (
+    BYOLHead,
+    CrossEntropyHead,
+    InfoNCEQueueHead,
+    MoCoV3Head,
+    NTXentHead,
+    StepOutput,
+)
+from hyperssl.heads.hyperspherical import AlignUniformHead, HCRHead, MHEHead, UniformityHead
+
+WORLD = 2
+BATCH = 6  # per rank
+DIM = 8
+QUEUE = F.normalize(torch.randn(16, DIM, generator=torch.Generator().manual_seed(1)), dim=1)
+
+
+class TwoHeads(nn.Module):
+    """z = A x per view, p = B z, logits = C x: enough to feed every head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b, self.c = nn.Linear(5, DIM), nn.Linear(DIM, DIM), nn.Linear(5, 4)
+
+    def forward(self, x1, x2):
+        z1, z2 = self.a(x1), self.a(x2)
+        return z1, z2, self.b(z1), self.b(z2), self.c(x1)
+
+
+def step_output(outputs, labels) -> StepOutput:
+    z1, z2, p1, p2, logits = outputs
+    return StepOutput(
+        labels=labels,
+        z=[z1, z2],
+        p=[p1, p2],
+        k=[z2.detach() * 0.5, z1.detach() * 0.5],
+        logits=logits,
+        queue=QUEUE,
+    )
+
+
+HEADS = {
+    "nt_xent": lambda: NTXentHead(temperature=0.3, geometry="geodesic"),
+    "uniformity": lambda: UniformityHead("uniformity"),
+    "align_uniform": lambda: AlignUniformHead("align_uniform"),
+    "mhe_embeddings": lambda: MHEHead("mhe", target="embeddings"),
+    "hcr": lambda: HCRHead("hcr"),
+    "moco_queue": lambda: InfoNCEQueueHead(0.2, "cosine"),
+    "mocov3": lambda: MoCoV3Head(0.2, "geodesic"),
+    "byol": lambda: BYOLHead("cosine"),
+    "cross_entropy": lambda: CrossEntropyHead(),
+}
+
+
+def global_batch():
+    generator = torch.Generator().manual_seed(2)
+    x1 = torch.randn(WORLD * BATCH, 5, generator=generator)
+    x2 = x1 + 0.1 * torch.randn(WORLD * BATCH, 5, generator=generator)
+    labels = torch.randint(0, 4, (WORLD * BATCH,), generator=generator)
+    return x1, x2, labels
+
+
+def reference(name: str):
+    model = TwoHeads()
+    x1, x2, labels = global_batch()
+    loss = HEADS[name]()(step_output(model(x1, x2), labels))
+    loss.backward()
+    return loss.item(), gradients(model)
+
+
+def gradients(model: nn.Module) -> dict:
+    """Each parameter's gradient (zeros for the ones a head does not use)."""
+    return {
+        name.removeprefix("module."): p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+        for name, p in model.named_parameters()
+    }
+
+
+def worker(rank: int, port: int, results: dict) -> None:
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
+    )
+    x1, x2, labels = global_batch()
+    shard = slice(rank * BATCH, (rank + 1) * BATCH)
+    for name, make_head in HEADS.items():
+        model = DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
+        local = step_output(model(x1[shard], x2[shard]), labels[shard])
+        loss = make_head()(local.gathered())
+        loss.backward()
+        results[(rank, name)] = (loss.item(), gradients(model))
+    order = local.gathered().labels
+    results[(rank, "gather_order")] = order
+    dist.destroy_process_group()
