@@ -4,9 +4,11 @@ import csv
 import math
 
 import pytest
-from hydra_runs import run_pretrain
+from hydra_runs import compose_pretrain, run_pretrain
 
 from hyperssl import ConfigError
+from hyperssl.layers.spherization import SphericLinear
+from hyperssl.methods import create_method
 
 HEAD_OVERRIDES = {
     "uniformity": ["heads=[uniformity]"],
@@ -40,3 +42,10 @@ def test_each_head_is_trained_and_logged(heads, geometry, tmp_path):
 def test_a_head_whose_inputs_the_method_lacks_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="heads.hcr: needs logits, which method 'simclr'"):
         run_pretrain(["heads=[hcr]"], tmp_path)
+
+
+def test_spherized_projector_ends_in_a_spheric_linear_layer_and_trains(tmp_path):
+    summary = run_pretrain(["method.projector.spherize=true"], tmp_path / "run")
+    assert math.isfinite(summary["train/loss"]) and summary["global_step"] == 3
+    model = create_method(compose_pretrain(["method.projector.spherize=true"], tmp_path / "m"))
+    assert isinstance(model.projector[-1], SphericLinear)
