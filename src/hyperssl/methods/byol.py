@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from hyperssl.heads import BYOLHead, LossHead, StepOutput
 from hyperssl.layers.mlp import mlp
 from hyperssl.layers.projector import build_projector
-from hyperssl.methods.momentum import MomentumMethod, frozen_copy
+from hyperssl.methods.momentum import MomentumMethod
 
 
 class BYOL(MomentumMethod):
@@ -22,24 +21,14 @@ class BYOL(MomentumMethod):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
-        projector, predictor = cfg.method.projector, cfg.method.predictor
-        self.projector: nn.Module = build_projector(self.num_features, projector)
-        self.predictor: nn.Module = mlp(
-            projector.output_dim, predictor.hidden_dim, projector.output_dim, 2
-        )
-        self.momentum_projector = frozen_copy(self.projector)
+        output_dim = cfg.method.projector.output_dim
+        self.predictor: nn.Module = mlp(output_dim, cfg.method.predictor.hidden_dim, output_dim, 2)
+
+    def build_projector(self) -> nn.Module:
+        return build_projector(self.num_features, self.cfg.method.projector)
 
     def objective(self) -> LossHead:
         return BYOLHead(self.geometry)
 
-    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [*super().momentum_pairs(), (self.projector, self.momentum_projector)]
-
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
-        feats = self.encode(views)
-        z = [self.projector(f) for f in feats]
-        with torch.no_grad():
-            keys = [self.momentum_projector(f) for f in self.momentum_encode(views)]
-        return StepOutput(
-            labels=labels, feats=feats, z=z, p=[self.predictor(v) for v in z], k=keys, model=self
-        )
+        return self.embed_with_predictor(self.predictor, views, labels)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from hyperssl.heads import InfoNCEQueueHead, LossHead, MoCoV3Head, StepOutput
 from hyperssl.layers.mlp import mlp
 from hyperssl.layers.projector import build_projector
-from hyperssl.methods.momentum import MomentumMethod, frozen_copy
+from hyperssl.methods.momentum import MomentumMethod
 from hyperssl.validation import check_queue_size
 
 
@@ -28,8 +28,6 @@ class MoCoV2Plus(MomentumMethod):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
-        self.projector: nn.Module = build_projector(self.num_features, cfg.method.projector)
-        self.momentum_projector = frozen_copy(self.projector)
         queue = F.normalize(
             torch.randn(cfg.method.queue_size, cfg.method.projector.output_dim), dim=1
         )
@@ -37,21 +35,19 @@ class MoCoV2Plus(MomentumMethod):
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self._pending_keys: Tensor | None = None
 
+    def build_projector(self) -> nn.Module:
+        return build_projector(self.num_features, self.cfg.method.projector)
+
     def objective(self) -> LossHead:
         return InfoNCEQueueHead(self.cfg.method.temperature, self.geometry)
 
-    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [*super().momentum_pairs(), (self.projector, self.momentum_projector)]
-
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
         feats = self.encode(views)
-        with torch.no_grad():
-            keys = [self.momentum_projector(f) for f in self.momentum_encode(views)]
         return StepOutput(
             labels=labels,
             feats=feats,
             z=[self.projector(f) for f in feats],
-            k=keys,
+            k=self.momentum_keys(views),
             queue=self.queue,
             model=self,
         )
@@ -86,34 +82,23 @@ class MoCoV3(MomentumMethod):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
-        projector, predictor = cfg.method.projector, cfg.method.predictor
-        self.projector: nn.Module = mlp(
+        output_dim = cfg.method.projector.output_dim
+        self.predictor: nn.Module = mlp(
+            output_dim, cfg.method.predictor.hidden_dim, output_dim, 2, last_batch_norm=True
+        )
+
+    def build_projector(self) -> nn.Module:
+        projector = self.cfg.method.projector
+        return mlp(
             self.num_features,
             projector.hidden_dim,
             projector.output_dim,
             projector.num_layers,
             last_batch_norm=True,
         )
-        self.predictor: nn.Module = mlp(
-            projector.output_dim,
-            predictor.hidden_dim,
-            projector.output_dim,
-            2,
-            last_batch_norm=True,
-        )
-        self.momentum_projector = frozen_copy(self.projector)
 
     def objective(self) -> LossHead:
         return MoCoV3Head(self.cfg.method.temperature, self.geometry)
 
-    def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [*super().momentum_pairs(), (self.projector, self.momentum_projector)]
-
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
-        feats = self.encode(views)
-        z = [self.projector(f) for f in feats]
-        with torch.no_grad():
-            keys = [self.momentum_projector(f) for f in self.momentum_encode(views)]
-        return StepOutput(
-            labels=labels, feats=feats, z=z, p=[self.predictor(v) for v in z], k=keys, model=self
-        )
+        return self.embed_with_predictor(self.predictor, views, labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 from typing import Any
@@ -10,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from hyperssl.heads import StepOutput
 from hyperssl.methods.base import BaseMethod
 
 
@@ -46,8 +48,8 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 class MomentumMethod(BaseMethod):
     """A method with momentum copies of some of its modules, updated after every optimizer step.
 
-    Subclasses create their online modules, then their ``momentum_<name>`` copies with
-    :func:`frozen_copy`, and list the pairs in ``momentum_pairs``. τ follows :func:`cosine_tau`
+    Subclasses build their projector (``build_projector``); its momentum copy and the backbone's
+    are made here, and ``momentum_pairs`` lists them. τ follows :func:`cosine_tau`
     over the run's optimizer steps, the update after step k (0-based) using τ_k, as BYOL's
     schedule; it is a function of the global step, so a resumed run
     continues with the τ an uninterrupted one would have, and the buffer ``tau`` (saved in
@@ -56,12 +58,18 @@ class MomentumMethod(BaseMethod):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
+        self.projector: nn.Module = self.build_projector()
         self.momentum_backbone = frozen_copy(self.backbone)
+        self.momentum_projector = frozen_copy(self.projector)
         self.register_buffer("tau", torch.tensor(float(cfg.method.momentum.base_tau)))
 
+    @abc.abstractmethod
+    def build_projector(self) -> nn.Module:
+        """The online projector (its momentum copy is made by this class)."""
+
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        """(online, momentum copy) pairs; subclasses add their projector."""
-        return [(self.backbone, self.momentum_backbone)]
+        """(online, momentum copy) pairs updated after every optimizer step."""
+        return [(self.backbone, self.momentum_backbone), (self.projector, self.momentum_projector)]
 
     def learnable_modules(self) -> dict[str, nn.Module]:
         return {
@@ -71,11 +79,25 @@ class MomentumMethod(BaseMethod):
         }
 
     @torch.no_grad()
-    def momentum_encode(self, views: list[Tensor]) -> list[Tensor]:
-        """Momentum-backbone features per view (no gradient)."""
+    def momentum_keys(self, views: list[Tensor]) -> list[Tensor]:
+        """Momentum backbone + projector outputs per view (no gradient)."""
         if all(view.shape == views[0].shape for view in views):
-            return list(self.momentum_backbone(torch.cat(views)).chunk(len(views)))
-        return [self.momentum_backbone(view) for view in views]
+            feats = self.momentum_backbone(torch.cat(views)).chunk(len(views))
+        else:
+            feats = [self.momentum_backbone(view) for view in views]
+        return [self.momentum_projector(f) for f in feats]
+
+    def embed_with_predictor(
+        self, predictor: nn.Module, views: list[Tensor], labels: Tensor
+    ) -> StepOutput:
+        """The step of the predictor methods (BYOL, MoCo v3): z = projector(features),
+        p = predictor(z), k = the momentum encoder's outputs."""
+        feats = self.encode(views)
+        z = [self.projector(f) for f in feats]
+        p = [predictor(v) for v in z]
+        return StepOutput(
+            labels=labels, feats=feats, z=z, p=p, k=self.momentum_keys(views), model=self
+        )
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         # Called once per real optimizer step (not per micro-batch under gradient accumulation).
