@@ -64,7 +64,7 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 "error: backbone.name: got 'resnet19'",
             ),
             "unknown_timm_model": (
-                ["backbone=timm", "backbone.model_name=not_a_model"],
+                ["backbone.name=timm", "backbone.model_name=not_a_model"],
                 "error: backbone.model_name: unknown timm model",
             ),
             "precision": (["trainer.precision=17"], "error: trainer.precision: got '17'"),

@@ -43,7 +43,10 @@ def _describe_omegaconf(error: OmegaConfBaseException) -> str:
     if isinstance(error, ConfigKeyError | ConfigAttributeError):
         message = f"{key}: unknown key"
         allowed = _allowed_keys(getattr(error, "object_type", None))
-        return f"{message}; allowed: {allowed}" if allowed else message
+        if allowed:
+            return f"{message}; allowed: {allowed}"
+        # A free-form mapping (e.g. backbone.kwargs): Hydra adds new keys only with '+'.
+        return f"{message}; allowed: a new key of this mapping, added as +{key}=<value>"
     return f"{key}: {_first_line(getattr(error, 'msg', None) or str(error))}"
 
 
