@@ -11,7 +11,6 @@ downloading, so that re-packed copies and the test fixtures load (and loading is
 import logging
 import os
 import pickle
-import struct
 from functools import cache, partial
 from pathlib import Path
 
@@ -23,11 +22,12 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.datasets import CIFAR10, CIFAR100, MNIST, STL10, FashionMNIST, ImageFolder
+from torchvision.datasets import CIFAR10, CIFAR100, STL10, ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.transforms.v2.functional import pil_to_tensor
 
+from hyperssl.data.in_memory import TensorImages, require_files
+from hyperssl.data.mnist import MNIST_CLASSES, load_mnist
 from hyperssl.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,27 +35,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "train+unlabeled", "val")
 DIGITS_SIZE = 32
 STL10_IMAGE_BYTES = 3 * 96 * 96
-# Big-endian magic numbers of the idx files: 0x08 (unsigned bytes) << 8 | number of dimensions.
-IDX_IMAGES_MAGIC = 2051
-IDX_LABELS_MAGIC = 2049
-MNIST_CLASSES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
-
-
-class TensorImages(Dataset):
-    """Images held in memory. images: uint8 [N, 3, H, W]; labels: long [N], -1 = unlabelled."""
-
-    def __init__(self, images: Tensor, labels: Tensor, classes: list[str]) -> None:
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images
-        self.labels = labels
-        self.classes = classes
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        return self.images[index], int(self.labels[index])
 
 
 class UnlabelledImageFiles(Dataset):
@@ -120,7 +99,7 @@ def build_dataset(
     if name in ("cifar10", "cifar100"):
         return _cifar(name, root, split == "train", download, key)
     if name in MNIST_CLASSES:
-        return _mnist(name, root, split == "train", download, key)
+        return load_mnist(name, root, split == "train", download, key)
     if name == "stl10":
         return _stl10(root, split, download, key)
     if name == "imagefolder":
@@ -198,7 +177,7 @@ def _cifar(name: str, root: Path, train: bool, download: bool, key: str) -> Tens
     cls = _CIFAR10 if name == "cifar10" else _CIFAR100
     files = _cifar_files(cls, root, train)
     if not download:
-        _require_files(files, name, cls.base_folder, key)
+        require_files(files, name, cls.base_folder, key)
     try:
         dataset = cls(root, train=train, download=download)
         consistent = len(dataset.data) == len(dataset.targets)
@@ -246,85 +225,6 @@ def _cifar_pickle_problem(path: Path, meta_key: str | None) -> str | None:
     return None
 
 
-def _require_files(files: list[Path], name: str, folder: str, key: str) -> None:
-    for path in files:
-        if not path.is_file():
-            raise ConfigError(
-                key=key,
-                problem=f"{path} is missing",
-                allowed=f"a {name} root holding {folder}/ as torchvision writes it, "
-                "or data.download=true to fetch it",
-            )
-
-
-def _mnist_files(cls: type[MNIST], root: Path, train: bool) -> list[Path]:
-    """The (images, labels) idx files of one split, extracted, where torchvision keeps them."""
-    folder = root / cls.__name__ / "raw"
-    prefix = "train" if train else "t10k"
-    return [folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"]
-
-
-def _mnist(name: str, root: Path, train: bool, download: bool, key: str) -> TensorImages:
-    """MNIST or Fashion-MNIST: 28x28 grayscale digits/clothes replicated to uint8 [N, 3, 28, 28].
-
-    torchvision reads only the extracted idx files (its download extracts the ``.gz`` archives,
-    whose MD5 sums it checks); the headers are checked here first so a bad file gets named.
-    """
-    cls = MNIST_CLASSES[name]
-    if download:
-        try:
-            cls(str(root), train=train, download=True)
-        except (OSError, RuntimeError) as err:
-            problem = f"cannot download {name} into {root}: {err}".replace("\n", " ")
-            raise ConfigError(key=key, problem=problem) from err
-    images_file, labels_file = files = _mnist_files(cls, root, train)
-    for path in files:
-        archive = path.with_name(path.name + ".gz")
-        if not path.is_file() and archive.is_file():
-            raise ConfigError(
-                key=key,
-                problem=f"{path} is missing (only {archive.name} is there)",
-                allowed="the extracted file: gunzip it (data.download=true also extracts it)",
-            )
-    _require_files(files, name, f"{cls.__name__}/raw", key)
-    n_images = _idx_shape(images_file, IDX_IMAGES_MAGIC, key)[0]
-    (n_labels,) = _idx_shape(labels_file, IDX_LABELS_MAGIC, key)
-    if n_labels != n_images:
-        raise ConfigError(
-            key=key,
-            problem=f"{labels_file} holds {n_labels} labels for {n_images} images in "
-            f"{images_file.name}",
-        )
-    images = read_image_file(str(images_file))
-    labels = read_label_file(str(labels_file))
-    if n_labels and labels.max() >= len(cls.classes):
-        raise ConfigError(key=key, problem=f"{labels_file} holds labels outside 0..9")
-    # A broadcast view: the three channels share the grayscale pixels' memory.
-    return TensorImages(images[:, None].expand(-1, 3, -1, -1), labels, list(cls.classes))
-
-
-def _idx_shape(path: Path, magic: int, key: str) -> tuple[int, ...]:
-    """The dimensions an idx file of unsigned bytes declares, once its magic number (whose low
-    byte is the number of dimensions) and its size are checked; ConfigError naming it otherwise."""
-    ndim = magic & 0xFF
-    header_size = 4 * (1 + ndim)
-    with open(path, "rb") as file:
-        header = file.read(header_size)
-    size = path.stat().st_size
-    if len(header) < header_size:
-        problem = f"{size} bytes, shorter than its {header_size}-byte header"
-    else:
-        found, *dims = struct.unpack(f">{1 + ndim}I", header)
-        expected = header_size + int(np.prod(dims))
-        if found != magic:
-            problem = f"magic number {found}, not {magic}"
-        elif size != expected:
-            problem = f"{size} bytes, but its header {dims} needs {expected}"
-        else:
-            return tuple(dims)
-    raise ConfigError(key=key, problem=f"{path} is not an idx file of the MNIST format: {problem}")
-
-
 class _STL10(STL10):
     """torchvision's STL10 loading code, with MD5 sums checked only when downloading."""
 
@@ -357,7 +257,7 @@ def _stl10(root: Path, split: str, download: bool, key: str) -> TensorImages:
         stl_split = "train"
     files = _stl10_files(root, stl_split)
     if not download:
-        _require_files(files, "stl10", STL10.base_folder, key)
+        require_files(files, "stl10", STL10.base_folder, key)
     _check_stl10_sizes(files, key)
     try:
         dataset = _STL10(root, split=stl_split, download=download)
