@@ -171,6 +171,9 @@ class TrainerConfig:
     sync_batchnorm: bool | None = None  # None: on whenever training is distributed
     enable_progress_bar: bool = True
     num_sanity_val_steps: int = 0
+    # Not a Lightning argument: convolutions in channels-last layout (faster with tensor cores
+    # under mixed precision; the gpu and ddp presets turn it on).
+    channels_last: bool = False
 
 
 @dataclass
@@ -218,6 +221,8 @@ class PretrainConfig:
     name: str = "${method.name}-${data.dataset}"
     seed: int = 5
     resume: str | None = None  # a .ckpt, a run dir, or "auto": continue this run dir if it has one
+    compile: bool = False  # torch.compile the backbone, projector and predictor (eager fallback)
+    nan_guard: str = "auto"  # when a NaN/inf loss is caught: auto, step, deferred (nan_guard.py)
 
 
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {

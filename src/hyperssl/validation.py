@@ -79,6 +79,7 @@ def apply_gcl_spelling(cfg: DictConfig) -> None:
 def validate_pretrain(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a pretraining config."""
     from hyperssl.methods import METHODS  # the methods import Lightning; keep this module light
+    from hyperssl.methods.nan_guard import NAN_GUARD_MODES
 
     reject_unknown_keys(cfg)
     apply_gcl_spelling(cfg)
@@ -89,6 +90,7 @@ def validate_pretrain(cfg: DictConfig) -> None:
     _check_name("scheduler.name", cfg.scheduler.name, SCHEDULERS)
     _check_name("logger.name", cfg.logger.name, LOGGERS)
     _check_name("trainer.precision", str(cfg.trainer.precision), PRECISIONS)
+    _check_name("nan_guard", cfg.nan_guard, NAN_GUARD_MODES)
     if cfg.method.name == "supervised":
         _check_name("method.classifier", cfg.method.classifier, ("linear", "spheric"))
     if "queue_size" in cfg.method:

@@ -131,6 +131,7 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
     SyncBatchNorm runs on GPUs only, so CPU runs keep per-process statistics.)
     """
     arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    del arguments["channels_last"]  # the method's setting, not the Trainer's
     if arguments["sync_batchnorm"] is None:
         accelerator = str(cfg.trainer.accelerator)
         on_gpu = accelerator in ("gpu", "cuda") or (
