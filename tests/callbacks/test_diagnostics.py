@@ -37,6 +37,21 @@ def test_feature_bank_keeps_only_the_newest_rows():
     assert features[:, 0].tolist() == [7.0, 8.0, 9.0, 10.0, 11.0]
 
 
+def test_feature_bank_drops_unlabelled_rows_and_stays_bounded():
+    bank = FeatureBank(capacity=4)
+    for start in range(0, 30, 3):
+        rows = torch.arange(start, start + 3)
+        labels = torch.where(rows % 2 == 0, rows, -1)  # odd rows unlabelled
+        bank.add(rows[:, None].float(), labels)
+        assert len(bank) < 2 * 4  # compacted whenever twice the capacity is held
+    features, labels = bank.tensors()
+    assert labels.tolist() == [22, 24, 26, 28]
+    assert features[:, 0].tolist() == [22.0, 24.0, 26.0, 28.0]
+    bank.clear()
+    bank.add(torch.zeros(2, 1), torch.tensor([-1, -1]))
+    assert bank.tensors() is None
+
+
 class RecordingModule(nn.Module):
     """Just what the callback touches: a backbone, num_classes and log_dict."""
 

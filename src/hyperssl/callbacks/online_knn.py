@@ -7,7 +7,6 @@ No extra forward pass is run, and the bank keeps only the newest ``max_bank`` tr
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytorch_lightning as pl
@@ -19,14 +18,21 @@ from hyperssl.eval.knn import weighted_knn
 
 
 class FeatureBank:
-    """A FIFO of (features [n, F], labels [n]) blocks holding at most ``capacity`` rows."""
+    """The newest ``capacity`` labelled rows of (features [n, F], labels [n]) blocks.
+
+    Blocks are kept as they come, unlabelled rows (label -1) included, and compacted (unlabelled
+    rows dropped, oldest rows trimmed) only when twice the capacity is held or the rows are read:
+    selecting rows by a label mask reads its count on the host, a synchronisation a training step
+    must not pay.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._blocks: deque[tuple[Tensor, Tensor]] = deque()
-        self._size = 0
+        self._blocks: list[tuple[Tensor, Tensor]] = []
+        self._size = 0  # rows held, labelled or not
 
     def __len__(self) -> int:
+        """Rows held (an upper bound on the labelled rows until the next compaction)."""
         return self._size
 
     def clear(self) -> None:
@@ -36,21 +42,23 @@ class FeatureBank:
     def add(self, features: Tensor, labels: Tensor) -> None:
         if len(labels) == 0:
             return
-        features, labels = features[-self.capacity :], labels[-self.capacity :]
         self._blocks.append((features, labels))
         self._size += len(labels)
-        while self._size - len(self._blocks[0][1]) >= self.capacity:
-            self._size -= len(self._blocks.popleft()[1])
-        excess = self._size - self.capacity
-        if excess > 0:
-            oldest_features, oldest_labels = self._blocks[0]
-            self._blocks[0] = (oldest_features[excess:], oldest_labels[excess:])
-            self._size -= excess
+        if self._size >= 2 * self.capacity:
+            self._compact()
 
-    def tensors(self) -> tuple[Tensor, Tensor]:
-        """All rows, oldest first."""
-        features, labels = zip(*self._blocks, strict=True)
-        return torch.cat(features), torch.cat(labels)
+    def _compact(self) -> None:
+        features, labels = (torch.cat(parts) for parts in zip(*self._blocks, strict=True))
+        keep = labels >= 0
+        features, labels = features[keep][-self.capacity :], labels[keep][-self.capacity :]
+        self._blocks = [(features, labels)] if len(labels) else []
+        self._size = len(labels)
+
+    def tensors(self) -> tuple[Tensor, Tensor] | None:
+        """The labelled rows, oldest first; None when there are none."""
+        if self._blocks:
+            self._compact()
+        return self._blocks[0] if self._blocks else None
 
 
 class OnlineKNN(pl.Callback):
@@ -88,13 +96,11 @@ class OnlineKNN(pl.Callback):
         self._val = []
 
     def _take(self, labels: Tensor) -> tuple[Tensor, Tensor] | None:
-        """The captured rows of the batch's first view, labelled samples only."""
+        """The captured rows of the batch's first view and their labels (-1: unlabelled)."""
         captured, self._captured, self._capture = self._captured, None, False
         if captured is None:
             return None
-        keep = labels >= 0
-        features = captured[: len(labels)].float()[keep.to(captured.device)]
-        return features, labels.to(captured.device)[keep.to(captured.device)]
+        return captured[: len(labels)].float(), labels.to(captured.device)
 
     # ------------------------------------------------------------------------------ training
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -150,10 +156,15 @@ class OnlineKNN(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._val or len(self.bank) == 0:
             return
-        bank_features, bank_labels = self.bank.tensors()
         val_features = torch.cat([features for features, _ in self._val])
         val_labels = torch.cat([labels for _, labels in self._val])
         self._val = []
+        labelled = val_labels >= 0
+        val_features, val_labels = val_features[labelled], val_labels[labelled]
+        bank = self.bank.tensors()
+        if bank is None or len(val_labels) == 0:
+            return
+        bank_features, bank_labels = bank
         top1, top5 = weighted_knn(
             bank_features,
             bank_labels,

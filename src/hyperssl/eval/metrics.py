@@ -48,3 +48,16 @@ def sphere_metrics(z1: Tensor, z2: Tensor, alpha: float = 2.0, t: float = 2.0) -
         "neg_angle_std": negative.std().item() if len(negative) > 1 else 0.0,
         "effective_rank": effective_rank(z1),
     }
+
+
+def top_k_accuracy(logits: Tensor, labels: Tensor, k: int, ignore_index: int = -1) -> Tensor:
+    """Percentage of the labelled rows whose label is among the ``k`` largest logits.
+
+    Tensor ops only, so a training step can log it without a host synchronisation:
+    torchmetrics' functional accuracy validates its inputs and drops ignored labels by boolean
+    indexing, and each of those reads a value on the host.
+    """
+    k = min(k, logits.shape[-1])
+    hits = (logits.topk(k, dim=-1).indices == labels[:, None]).any(dim=-1)
+    labelled = labels != ignore_index
+    return 100.0 * (hits & labelled).sum() / labelled.sum().clamp(min=1)

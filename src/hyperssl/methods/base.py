@@ -19,11 +19,13 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import Tensor, nn
-from torchmetrics.functional.classification import multiclass_accuracy
 
 from hyperssl.backbones import create_backbone
-from hyperssl.errors import ConfigError, NonFiniteLossError
+from hyperssl.errors import ConfigError
+from hyperssl.eval.metrics import top_k_accuracy
 from hyperssl.heads import LossHead, StepOutput, build_heads
+from hyperssl.methods.nan_guard import NonFiniteGuard
+from hyperssl.methods.performance import compile_modules, to_memory_format
 from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
 
 Batch = tuple[list[Tensor], Tensor, Tensor]
@@ -69,6 +71,11 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads, self.geometry)])
         self.heads[0].weight = cfg.method.objective_weight
         self._check_head_inputs()
+        self.nan_guard = NonFiniteGuard([head.name for head in self.heads])
+        self._nan_check_each_step = True  # resolved from cfg.nan_guard in on_fit_start
+        self.memory_format = (
+            torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+        )
 
     # ----------------------------------------------------------------- hooks for subclasses
     @abc.abstractmethod
@@ -117,26 +124,26 @@ class BaseMethod(pl.LightningModule, abc.ABC):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Cross-entropy, top-1 and top-5 accuracy in % (labels of -1 are ignored)."""
         loss = F.cross_entropy(logits, labels, ignore_index=-1)
-        acc1, acc5 = (
-            100.0
-            * multiclass_accuracy(
-                logits,
-                labels,
-                num_classes=self.num_classes,
-                top_k=min(k, self.num_classes),
-                average="micro",
-                ignore_index=-1,
-            )
-            for k in (1, 5)
-        )
-        return loss, acc1, acc5
+        return loss, top_k_accuracy(logits, labels, 1), top_k_accuracy(logits, labels, 5)
+
+    # ----------------------------------------------------------------- speed and memory layout
+    def on_fit_start(self) -> None:
+        mode = self.cfg.nan_guard
+        self._nan_check_each_step = mode == "step" or (mode == "auto" and self.device.type == "cpu")
+        if self.memory_format == torch.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.cfg.compile:
+            compile_modules(self, exclude=("classifier", "heads"))
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         views, labels, _ = batch
+        views = [to_memory_format(view, self.memory_format) for view in views]
         local = self.embed(views, labels)
         out = local.gathered()  # batch-level losses see the global batch under DDP
         terms = self.loss_terms(out)
-        self._stop_if_not_finite(terms)
+        self.nan_guard.observe(terms, self.global_step)
+        if self._nan_check_each_step:
+            self._stop_if_not_finite()
         loss = sum(head.weight * terms[head.name] for head in self.heads)
         self.after_step(out)
         metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
@@ -154,28 +161,41 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.log_dict(metrics, on_step=True, on_epoch=False)
         return loss
 
-    def _stop_if_not_finite(self, terms: dict[str, Tensor]) -> None:
-        """Stop before a NaN/inf reaches the weights: save the current (last good) state as
-        ``checkpoints/last_good.ckpt`` and raise, naming the step and the head.
-
-        One host synchronisation per step; the weights are those before this step's update.
-        """
-        finite = torch.stack([torch.isfinite(value).all() for value in terms.values()])
-        if bool(finite.all()):
+    def _stop_if_not_finite(self) -> None:
+        """``nan_guard=step``: stop before a NaN/inf reaches the weights, saving the current (last
+        good) state as ``checkpoints/last_good.ckpt``; one host read per step."""
+        if self.nan_guard.failure() is None:
             return
-        bad = [name for name, ok in zip(terms, finite.tolist(), strict=True) if not ok]
         if self._trainer is not None and self.trainer.default_root_dir:
             self.trainer.save_checkpoint(
                 Path(self.trainer.default_root_dir) / "checkpoints" / "last_good.ckpt"
             )
-        raise NonFiniteLossError(
-            f"step {self.global_step}: head {bad[0]!r} produced "
-            f"{terms[bad[0]].detach().float().item()} (all non-finite: {', '.join(bad)}); the "
-            "state before this step is in checkpoints/last_good.ckpt"
+        self.nan_guard.raise_if_failed(
+            "the state before this step is in checkpoints/last_good.ckpt"
         )
+
+    def _raise_if_a_deferred_check_failed(self) -> None:
+        """``nan_guard=deferred``: read the device-side record where the host reads anyway
+        (logging steps, validation, checkpoints, the end of training)."""
+        if not self._nan_check_each_step:
+            self.nan_guard.raise_if_failed(
+                "no checkpoint was written after it, so checkpoints/last.ckpt (if any) is the "
+                "last good state"
+            )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            self._raise_if_a_deferred_check_failed()
+
+    def on_validation_start(self) -> None:
+        self._raise_if_a_deferred_check_failed()  # before validation reads damaged weights
+
+    def on_train_end(self) -> None:
+        self._raise_if_a_deferred_check_failed()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, labels = batch
+        images = to_memory_format(images, self.memory_format)
         loss, acc1, acc5 = self._classification_metrics(
             self.classify(self.backbone(images)), labels
         )
@@ -242,6 +262,7 @@ class BaseMethod(pl.LightningModule, abc.ABC):
 
     # ------------------------------------------------------------ exact resume of randomness
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._raise_if_a_deferred_check_failed()  # never write damaged weights
         # Plain lists and tensors only, so the checkpoint loads with torch.load(weights_only=True).
         name, keys, position, has_gauss, cached = np.random.get_state()
         checkpoint["rng_states"] = {

@@ -34,6 +34,7 @@ class MoCoV2Plus(MomentumMethod):
         self.register_buffer("queue", queue)
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self._pending_keys: Tensor | None = None
+        self._queue_start = 0
 
     def build_projector(self) -> nn.Module:
         return build_projector(self.num_features, self.cfg.method.projector)
@@ -53,6 +54,10 @@ class MoCoV2Plus(MomentumMethod):
         )
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
+        # Read once (after a resume restored it); steps advance this host copy, so enqueuing
+        # never reads the device.
+        self._queue_start = int(self.queue_ptr)
         # Validation checked what the config says; the trainer knows the real world size.
         check_queue_size(
             self.cfg.method.queue_size, self.cfg.optimizer.batch_size * self.trainer.world_size
@@ -66,11 +71,12 @@ class MoCoV2Plus(MomentumMethod):
     @torch.no_grad()
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         keys, self._pending_keys = self._pending_keys, None
-        if keys is None:
-            return
-        start = int(self.queue_ptr)
-        self.queue[start : start + len(keys)] = keys.to(self.queue.dtype)
-        self.queue_ptr.fill_((start + len(keys)) % len(self.queue))
+        if keys is not None:
+            start = self._queue_start
+            self.queue[start : start + len(keys)] = keys.to(self.queue.dtype)
+            self._queue_start = (start + len(keys)) % len(self.queue)
+            self.queue_ptr.fill_(self._queue_start)
+        super().on_train_batch_end(outputs, batch, batch_idx)
 
 
 class MoCoV3(MomentumMethod):
