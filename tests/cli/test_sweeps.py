@@ -31,6 +31,9 @@ def test_a_2x2_multirun_gives_one_directory_per_run_and_a_4_row_table(tmp_path):
     with open(sweep / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4
+    # Each row carries its run's overrides, read from the .hydra/ record the entry point writes.
+    overrides = sorted(row["overrides"] for row in rows)
+    assert len(set(overrides)) == 4 and all("geometry=" in o for o in overrides), overrides
 
 
 @pytest.mark.parametrize(

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import save_file
 from torch import nn
 
+from hyperssl.checkpoint_io import remove_stale_temporaries
 from hyperssl.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 RESULT_FILES = ("summary.json", "backbone.safetensors", "checkpoints", "metrics.csv")
+FINISHED_RUN_FILES = ("summary.json", "backbone.safetensors")  # written when training ends
 
 
 def is_global_rank_zero() -> bool:
@@ -25,15 +31,33 @@ def is_global_rank_zero() -> bool:
     return all(int(os.environ.get(name, "0")) == 0 for name in ranks)
 
 
-def ensure_fresh_run_dir(run_dir: Path) -> None:
-    """Refuse a run directory that already holds results: nothing is ever overwritten."""
-    existing = [name for name in RESULT_FILES if (run_dir / name).exists()]
+def ensure_fresh_run_dir(run_dir: Path, unfinished_ok: bool = False) -> None:
+    """Refuse a run directory that already holds results: nothing is ever overwritten.
+
+    unfinished_ok: accept what a run killed before its first checkpoint leaves behind.
+    """
+    names = FINISHED_RUN_FILES if unfinished_ok else RESULT_FILES
+    existing = [name for name in names if (run_dir / name).exists()]
     if existing:
         raise ConfigError(
             "hydra.run.dir",
             f"{run_dir} already holds a run ({', '.join(existing)})",
             "a new directory, or resume=<that run dir> to continue it in a new one",
         )
+
+
+def record_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
+    """Hydra's record of the run in ``.hydra/`` (config, Hydra's config, the command-line
+    overrides), as Hydra writes it, after the run directory has been checked; kept as it is
+    when a run continues in place."""
+    record = run_dir / ".hydra"
+    if record.exists():
+        return
+    record.mkdir(parents=True)
+    hydra = HydraConfig.get()
+    OmegaConf.save(cfg, record / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": hydra}), record / "hydra.yaml")
+    OmegaConf.save(hydra.overrides.task, record / "overrides.yaml")
 
 
 def check_resumable(path: Path, cfg: DictConfig) -> None:
@@ -63,13 +87,10 @@ def check_resumable(path: Path, cfg: DictConfig) -> None:
 
 
 def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> Path | None:
-    """The checkpoint ``resume`` names; ``auto``: this run dir's last.ckpt if any (a requeued
-    SLURM job continues in place), else a fresh start. Checks the run dir is new otherwise."""
+    """The checkpoint ``resume`` names; ``auto``: see :func:`continue_in_place`. Checks the run
+    dir is new otherwise."""
     if resume == "auto":
-        last = run_dir / "checkpoints" / "last.ckpt"
-        if last.is_file():
-            return last
-        resume = None
+        return continue_in_place(run_dir, cfg)
     if is_global_rank_zero():
         ensure_fresh_run_dir(run_dir)
     if not resume:
@@ -77,6 +98,27 @@ def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> 
     path = resolve_checkpoint(resume)
     check_resumable(path, cfg)
     return path
+
+
+def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
+    """``resume=auto``: the run dir's last.ckpt if any (a requeued SLURM job continues in place),
+    else a fresh start there, unless the run dir holds a finished run.
+
+    A job killed mid-save leaves a temporary beside its checkpoints: removed here, before this
+    run writes any. A job killed before its first checkpoint leaves a metrics.csv (and maybe an
+    empty checkpoints folder): its training restarts from scratch, so they are overwritten.
+    """
+    checkpoints = run_dir / "checkpoints"
+    if is_global_rank_zero():
+        for path in remove_stale_temporaries(checkpoints):
+            log.info("removed %s, left by a process killed while saving a checkpoint", path)
+    last = checkpoints / "last.ckpt"
+    if last.is_file():
+        check_resumable(last, cfg)
+        return last
+    if is_global_rank_zero():
+        ensure_fresh_run_dir(run_dir, unfinished_ok=True)
+    return None
 
 
 def resolve_checkpoint(path: str, key: str = "resume") -> Path:

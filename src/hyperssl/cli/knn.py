@@ -19,7 +19,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from hyperssl.cli.artifacts import ensure_fresh_run_dir, write_summary
+from hyperssl.cli.artifacts import ensure_fresh_run_dir, record_hydra_files, write_summary
 from hyperssl.cli.checkpoints import load_pretrained
 from hyperssl.errors import ConfigError
 from hyperssl.eval.data import (
@@ -75,6 +75,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     validate_knn(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh_run_dir(run_dir)
+    record_hydra_files(run_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     feature_types = list(dict.fromkeys(cfg.knn.feature_type))
     encoder = load_pretrained(

@@ -22,7 +22,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from hyperssl.cli.artifacts import ensure_fresh_run_dir, is_global_rank_zero, write_summary
+from hyperssl.cli.artifacts import (
+    ensure_fresh_run_dir,
+    is_global_rank_zero,
+    record_hydra_files,
+    write_summary,
+)
 from hyperssl.cli.checkpoints import load_pretrained
 from hyperssl.cli.trainer import build_trainer
 from hyperssl.data.augment import build_pipeline
@@ -60,6 +65,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if is_global_rank_zero():  # further DDP processes start in the same run directory
         ensure_fresh_run_dir(run_dir)
+        record_hydra_files(run_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True)
 
     encoder = load_pretrained(cfg.pretrained_feature_extractor)

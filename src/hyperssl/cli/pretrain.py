@@ -13,6 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from hyperssl.cli.artifacts import (
     checkpoint_to_resume,
+    is_global_rank_zero,
+    record_hydra_files,
     save_backbone,
     write_summary,
 )
@@ -53,6 +55,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     validate_pretrain(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     resume_from = checkpoint_to_resume(cfg.resume, run_dir, cfg)
+    if is_global_rank_zero():
+        record_hydra_files(run_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = PretrainDataModule(cfg.data, cfg.augmentations, cfg.optimizer.batch_size, cfg.seed)
