@@ -151,5 +151,6 @@ def test_datamodule_validates_on_the_t10k_split_at_image_size(mnist_root):
     images, labels = next(iter(module.val_dataloader()))
     assert images.shape == (8, 3, 32, 32)
     assert torch.equal(labels, torch.from_numpy(gray_split(20, 1)[1][:8]))
-    views, _, _ = next(iter(module.train_dataloader()))
+    batch = next(iter(module.train_dataloader()))
+    views, _, _ = module.augment_batch(batch, epoch=0, batch_idx=0)
     assert [tuple(view.shape) for view in views] == [(8, 3, 32, 32)]

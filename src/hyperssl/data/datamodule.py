@@ -1,9 +1,17 @@
 """The LightningDataModule of pretraining: multi-view training batches, labelled evaluation batches.
 
 Batches:
-- ``train_dataloader``: ``(views, labels, index)``; views a list of V float32 [B, 3, H, W] (V and
+- training steps get ``(views, labels, index)``; views a list of V float32 [B, 3, H, W] (V and
   H, W set by the augmentation pipelines), labels long [B] (-1 for unlabelled images), index long
   [B] the sample's position in the pretraining set. Shuffled, last partial batch dropped.
+  Where they are made depends on ``data.augment_on``:
+  - per image (folders, or ``workers``): ``train_dataloader`` yields them, its workers running the
+    torchvision pipelines of :mod:`hyperssl.data.augment`;
+  - batched (in-memory data sets, ``auto`` or ``batch``): ``train_dataloader`` yields
+    ``(images, labels, index)``, images the uint8 [B, 3, H, W] gathered from memory in one
+    indexing op with no workers, and ``on_after_batch_transfer`` turns them into the views on the
+    device (:mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch,
+    rank): a resumed run draws the same views with no extra checkpoint state.
 - ``val_dataloader``: ``(images, labels)`` with the eval transform; ``[]`` when there is no
   labelled validation data (``folder``, ``imagefolder`` without ``val_path``, digits with
   ``val_fraction=0``).
@@ -11,6 +19,7 @@ Batches:
   sample kept: the k-NN feature bank. For stl10 this is ``train`` without the unlabelled images.
 """
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,9 +29,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from hyperssl.data.augment import MultiViewTransform, eval_transform
+from hyperssl.data.batched_augment import BatchedMultiViewTransform
 from hyperssl.data.datasets import build_dataset
+from hyperssl.data.in_memory import TensorImages
 from hyperssl.data.sampler import EpochSeededShuffle
 from hyperssl.data.schema import (
+    IN_MEMORY_DATASETS,
     AugmentationConfig,
     DataConfig,
     validate_augmentations,
@@ -48,6 +60,38 @@ class MultiViewDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[list[Tensor], int, int]:
         image, label = self.base[index]
         return self.transform(image), label, index
+
+
+class InMemoryBatches(Dataset):
+    """uint8 images, labels and indices of a whole batch of :class:`TensorImages`, gathered in one
+    indexing op: the DataLoader hands ``__getitems__`` the batch's indices (pass
+    ``collate_fn=already_collated``)."""
+
+    def __init__(self, base: TensorImages) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, int]:
+        return self.base.images[index], self.base.labels[index], index
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+        """-> images uint8 [B, 3, H, W], labels long [B], index long [B]."""
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.base.images[index], self.base.labels[index], index
+
+
+def already_collated(batch: Any) -> Any:
+    """The collate function of a dataset whose ``__getitems__`` returns whole batches."""
+    return batch
+
+
+def batch_seed(seed: int, epoch: int, batch_idx: int, rank: int) -> int:
+    """A 63-bit seed for one training batch: a hash, so nearby tuples (seed 1 at epoch 0, seed 0
+    at epoch 1) get unrelated streams."""
+    key = f"{seed}/{epoch}/{batch_idx}/{rank}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
 
 
 class TransformedDataset(Dataset):
@@ -87,7 +131,14 @@ class PretrainDataModule(pl.LightningDataModule):
         self.data_config = data
         self.batch_size = batch_size
         self.seed = seed
+        # Kept on the batched path too: diagnostics callbacks augment single images with it.
         self.train_transform = MultiViewTransform(augmentations, data.mean, data.std)
+        self.batch_transform = (
+            BatchedMultiViewTransform(augmentations, data.mean, data.std)
+            if data.augment_on == "batch"
+            or (data.augment_on == "auto" and data.dataset in IN_MEMORY_DATASETS)
+            else None
+        )
         self.eval_transform = eval_transform(data.image_size, data.mean, data.std)
         self.pretrain_set: Dataset | None = None
         self.train_set: Dataset | None = None
@@ -182,20 +233,26 @@ class PretrainDataModule(pl.LightningDataModule):
                 allowed=str(len(classes)),
             )
 
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+    @property
+    def augments_batches(self) -> bool:
+        """Whether training views are made batched on the device (else per image in workers)."""
+        return self.batch_transform is not None
+
+    def _loader(self, dataset: Dataset, train: bool, **options: Any) -> DataLoader:
         """Training loaders shuffle by (seed, epoch) and drop the last partial batch; the others
         keep order and every sample.
 
         Workers are not persistent: each epoch's workers are seeded from the global torch RNG,
         which checkpoints save and restore, so a resumed run draws the same augmentations.
         """
+        options.setdefault("num_workers", self.data_config.num_workers)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=EpochSeededShuffle(dataset, self.seed) if train else None,
             drop_last=train,
-            num_workers=self.data_config.num_workers,
             pin_memory=self.data_config.pin_memory and torch.cuda.is_available(),
+            **options,
         )
 
     def _require_setup(self) -> None:
@@ -204,7 +261,33 @@ class PretrainDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self._require_setup()
+        if self.augments_batches:
+            if not isinstance(self.pretrain_set, TensorImages):
+                raise TypeError(f"batched augmentation needs TensorImages, not {self.pretrain_set}")
+            batches = InMemoryBatches(self.pretrain_set)
+            return self._loader(batches, train=True, num_workers=0, collate_fn=already_collated)
         return self._loader(MultiViewDataset(self.pretrain_set, self.train_transform), train=True)
+
+    def augment_batch(
+        self, batch: tuple[Tensor, Tensor, Tensor], epoch: int, batch_idx: int, rank: int = 0
+    ) -> tuple[list[Tensor], Tensor, Tensor]:
+        """(uint8 images, labels, index) -> (views, labels, index), on the images' device, drawn
+        from a generator seeded by (seed, epoch, batch_idx, rank)."""
+        images, labels, index = batch
+        generator = torch.Generator(images.device)
+        generator.manual_seed(batch_seed(self.seed, epoch, batch_idx, rank))
+        return self.batch_transform(images, generator), labels, index
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Make the training views of a batched-path batch once it is on the device; evaluation
+        batches pass unchanged."""
+        trainer = self.trainer
+        if not self.augments_batches or trainer is None or not trainer.training:
+            return batch
+        # Lightning moves a batch to the device before it counts it as ready, so the batch index
+        # in the epoch is one past the loop's current one (the loop computes it the same way).
+        batch_idx = trainer.fit_loop.epoch_loop.batch_idx + 1
+        return self.augment_batch(batch, trainer.current_epoch, batch_idx, trainer.global_rank)
 
     def val_dataloader(self) -> DataLoader | list:
         self._require_setup()

@@ -18,6 +18,9 @@ from hyperssl.errors import ConfigError
 DATASETS = (
     "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10", "imagefolder", "folder",
 )  # fmt: skip
+# Data sets loaded whole into memory as uint8 tensors (TensorImages): the batched augmentation's.
+IN_MEMORY_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
+AUGMENT_ON = ("auto", "batch", "workers")
 
 CIFAR10_MEAN = [0.4914, 0.4822, 0.4465]
 CIFAR10_STD = [0.2470, 0.2435, 0.2616]
@@ -30,6 +33,15 @@ class DataConfig:
     ``val_path`` None means: the official test split under ``train_path`` for (fashion_)mnist,
     cifar10, cifar100 and stl10, the held-out ``val_fraction`` for digits, and no validation for
     imagefolder and folder. Digits are bundled with scikit-learn: the paths are not used.
+
+    ``augment_on`` chooses where training views are made: ``auto`` = batched on the device (the
+    GPU when there is one) for the in-memory data sets (digits, mnist, fashion_mnist, cifar10,
+    cifar100, stl10), per image in the loader's workers for folders; ``batch`` = require the
+    batched path (an error for a folder data set); ``workers`` = the per-image torchvision path.
+    The batched path loads with no workers (``num_workers`` applies to the other loaders).
+
+    ``skip_corrupt`` (imagefolder, folder): leave out the image files that do not decode, with a
+    warning giving their count, instead of stopping with an error naming the first one.
     """
 
     dataset: str = "digits"
@@ -44,6 +56,8 @@ class DataConfig:
     val_fraction: float = 0.2
     stl10_unlabeled: bool = True
     pin_memory: bool = True
+    skip_corrupt: bool = False
+    augment_on: str = "auto"
 
 
 @dataclass
@@ -119,6 +133,18 @@ def validate_data_config(data: DataConfig, key: str = "data") -> None:
         "3 positive floats, one per RGB channel",
     )
     _check(0.0 <= data.val_fraction < 1.0, f"{key}.val_fraction", data.val_fraction, "0 <= x < 1")
+    _check(
+        data.augment_on in AUGMENT_ON,
+        f"{key}.augment_on",
+        data.augment_on,
+        "auto (batched for in-memory data sets), batch or workers",
+    )
+    if data.augment_on == "batch" and data.dataset not in IN_MEMORY_DATASETS:
+        raise ConfigError(
+            key=f"{key}.augment_on",
+            problem=f"got 'batch', but {data.dataset!r} images are read from files one by one",
+            allowed=f"auto or workers; batch needs one of {', '.join(IN_MEMORY_DATASETS)}",
+        )
     if data.dataset != "digits" and not data.train_path:
         raise ConfigError(
             key=f"{key}.train_path",

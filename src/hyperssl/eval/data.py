@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Loader settings that do not change the features: left out of the cache key.
-_NOT_IN_KEY = ("num_workers", "pin_memory", "download")
+_NOT_IN_KEY = ("num_workers", "pin_memory", "download", "augment_on")
 
 
 @dataclass

@@ -1,0 +1,271 @@
+"""Batched augmentation of in-memory uint8 images on their device (the GPU when there is one).
+
+:class:`BatchedMultiViewTransform` turns a batch of uint8 images [B, 3, H, W] into the views
+:class:`hyperssl.data.augment.MultiViewTransform` makes of each image, with the same steps in the
+same order and parameters drawn from the same distributions (:mod:`hyperssl.data.batched_params`),
+but with every pixel operation applied to the whole batch at once, in float32, with per-image
+parameters and no loop over images. It runs unchanged on CPU and CUDA tensors.
+
+Written here by hand is only what no library offers: torchvision's functional ops take one
+parameter set per call (a loop over images), and kornia, which batches them, is not a dependency
+and its colour jitter differs from torchvision's. So: the crop-and-resize as one resampling matrix
+per image and axis (torch's antialiased bicubic kernel, which neither ``F.grid_sample`` nor
+``roi_align`` reproduces), the colour jitter in a random order per image, the hue rotation, and a
+Gaussian blur with one kernel per image. Equalization is torchvision's own (it is batched).
+
+Differences from the per-image path on uint8 tensors, about one uint8 level per step:
+- values stay float between steps, where torchvision rounds or truncates to uint8 after each;
+- torchvision's CPU bicubic on uint8 uses fixed-point weights; these are float.
+Like that path (and PIL), the resize clamps to [0, 255] between its horizontal and vertical
+passes; torchvision's float path (used on GPU) does not, which differs by up to ~15 levels where
+bicubic overshoots on sharp edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor
+from torchvision.transforms.v2 import functional as TF  # noqa: N812
+
+from hyperssl.data.augment import SOLARIZE_THRESHOLD_UINT8, blur_kernel_size
+from hyperssl.data.batched_params import (
+    CONTRAST,
+    HUE,
+    SATURATION,
+    ViewParams,
+    sample_view_params,
+)
+from hyperssl.data.schema import AugmentationConfig
+
+GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale
+KEYS_A = -0.5  # torch's antialiased bicubic kernel (PIL's), where plain bicubic uses -0.75
+
+
+def _keys_cubic(x: Tensor) -> Tensor:
+    """Keys' cubic convolution kernel with a = -0.5, zero beyond |x| >= 2."""
+    x = x.abs()
+    near = ((KEYS_A + 2) * x - (KEYS_A + 3)) * x * x + 1
+    far = ((KEYS_A * x - 5 * KEYS_A) * x + 8 * KEYS_A) * x - 4 * KEYS_A
+    return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+def resample_weights(start: Tensor, length: Tensor, out_size: int, in_size: int) -> Tensor:
+    """float [B, out_size, in_size]: row j of image b takes the window [start, start + length)
+    of an axis of ``in_size`` pixels to ``out_size`` pixels.
+
+    This is torch's antialiased bicubic resize of the cropped window, which torchvision's
+    ``resized_crop(..., antialias=True)`` calls: the kernel is stretched by the downscaling factor
+    and renormalised over the window's pixels, so downscaling is antialiased as in the per-image
+    path (``F.grid_sample`` would not be, and uses a = -0.75). Window pixels outside [0, in_size)
+    count as zeros (a padded crop never rescales, so its rows are pixel selections).
+    start, length: long [B].
+    """
+    device = start.device
+    scale = (length / out_size)[:, None, None]
+    centers = start[:, None, None] + (torch.arange(out_size, device=device)[:, None] + 0.5) * scale
+    pixels = torch.arange(in_size, device=device)
+    x = (pixels + 0.5 - centers) / scale.clamp(min=1.0)
+    window = (pixels >= start[:, None, None]) & (pixels < (start + length)[:, None, None])
+    weights = _keys_cubic(x) * window
+    total = weights.sum(dim=-1, keepdim=True)
+    return weights / torch.where(total == 0, 1.0, total)
+
+
+def _resize_then_center_crop(in_size: int, resized: int, size: int, device: torch.device) -> Tensor:
+    """float [size, in_size]: ``v2.Resize`` of an axis to ``resized`` pixels (bicubic,
+    antialiased), then ``v2.CenterCrop`` to ``size``."""
+    full = torch.tensor([0], device=device), torch.tensor([in_size], device=device)
+    weights = resample_weights(*full, resized, in_size)[0]
+    top = int(round((resized - size) / 2.0))
+    return weights[top : top + size]
+
+
+def _geometry_weights(
+    params: ViewParams, aug: AugmentationConfig, height: int, width: int
+) -> tuple[Tensor, Tensor]:
+    """The rows and columns resampling matrices [B, S, H] and [B, S, W] of the crop (S the crop
+    size), the horizontal flip folded into the columns'.
+
+    Folding the flip in is exact: every step between the crop and the flip commutes with it
+    (pointwise colour maps, whole-image statistics, a symmetric blur kernel with reflect padding).
+    """
+    size = aug.crop_size
+    top, left, box_h, box_w = params.box.unbind(dim=1)
+    if aug.rrc.enabled:
+        rows = resample_weights(top, box_h, size, height)
+        columns = resample_weights(left, box_w, size, width)
+    else:
+        # Resize's short side goes to ``size``, the long one in proportion (torchvision's rule).
+        short, long = sorted((height, width))
+        resized_long = int(size * long / short)
+        resized_h, resized_w = (size, resized_long) if height <= width else (resized_long, size)
+        device = params.box.device
+        rows = resample_weights(top, box_h, size, size) @ _resize_then_center_crop(
+            height, resized_h, size, device
+        )
+        columns = resample_weights(left, box_w, size, size) @ _resize_then_center_crop(
+            width, resized_w, size, device
+        )
+    if aug.horizontal_flip.prob > 0:
+        columns = torch.where(params.flip[:, None, None], columns.flip(1), columns)
+    return rows, columns
+
+
+def _gray(x: Tensor) -> Tensor:
+    """[B, 3, H, W] -> [B, 1, H, W] luma, torchvision's weights."""
+    gray = x[:, :1] * GRAY_WEIGHTS[0]
+    return gray.add_(x[:, 1:2], alpha=GRAY_WEIGHTS[1]).add_(x[:, 2:], alpha=GRAY_WEIGHTS[2])
+
+
+def shift_hue(x: Tensor, shift: Tensor) -> Tensor:
+    """Rotate the hue of x [N, 3, H, W] in [0, 1] by shift [N] turns in HSV, as torchvision's
+    ``adjust_hue`` does (one factor per image here, one per call there).
+
+    The hue comes from RGB as in torchvision (PIL's formula), in sixths of a turn; the way back
+    is HSV -> RGB in closed form: V and the spread V * S = max - min do not change, and channel
+    c = V - spread * clamp(min(k, 4 - k), 0, 1) with k = (n_c + 6 hue) mod 6, n = 5, 3, 1 for
+    r, g, b. Gray pixels (spread 0) stay as they are. (In-place steps: on CPU, allocating
+    whole-batch temporaries costs more than the arithmetic.)
+    """
+    value = x.amax(dim=1, keepdim=True)
+    spread = value - x.amin(dim=1, keepdim=True)
+    rc, gc, bc = (value - x).div_(torch.where(spread == 0, 1.0, spread)).unbind(dim=1)
+    top = value[:, 0]
+    sixths = torch.where(
+        top == x[:, 0],
+        bc - gc,
+        torch.where(top == x[:, 1], rc.sub(bc).add_(2.0), gc.sub(rc).add_(4.0)),
+    )
+    offsets = torch.tensor([5.0, 3.0, 1.0], device=x.device).view(1, 3, 1, 1)
+    k = (6.0 * shift.view(-1, 1, 1, 1) + offsets).add(sixths[:, None]).remainder_(6.0)
+    ramp = torch.minimum(k, 4.0 - k, out=k)
+    return ramp.clamp_(0.0, 1.0).mul_(spread).neg_().add_(value)
+
+
+def color_jitter(x: Tensor, params: ViewParams, aug: AugmentationConfig) -> Tensor:
+    """torchvision's ColorJitter on x [B, 3, H, W] in [0, 1], for the images with
+    ``params.jitter``, each in its own ``jitter_order``.
+
+    Brightness, contrast and saturation are blends ``f * x + (1 - f) * target`` with target 0,
+    the mean luma and the luma image; an image whose current operation is another one blends
+    with f = 1, which ``torch.lerp`` returns exactly. The hue runs on the images whose turn it is.
+    """
+    identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=x.device)
+    factors = torch.where(params.jitter[:, None], params.jitter_factors, identity)
+    jitter = aug.color_jitter
+    needs_gray = jitter.contrast > 0 or jitter.saturation > 0
+    for stage in range(4):
+        op = params.jitter_order[:, stage]
+        blend = torch.where(op == HUE, 1.0, factors.gather(1, op[:, None]).squeeze(1))
+        blend = blend[:, None, None, None]
+        target = torch.zeros((), device=x.device, dtype=x.dtype)
+        if needs_gray:
+            gray = _gray(x)
+            op4 = op[:, None, None, None]
+            mean = gray.mean(dim=(1, 2, 3), keepdim=True)
+            target = torch.where(op4 == SATURATION, gray, torch.where(op4 == CONTRAST, mean, 0.0))
+        x = torch.lerp(target, x, blend).clamp_(0.0, 1.0)
+        if jitter.hue > 0:
+            x = hue_stage(x, (op == HUE) & params.jitter, factors[:, HUE])
+    return x
+
+
+def hue_stage(x: Tensor, turn: Tensor, shift: Tensor, select: bool | None = None) -> Tensor:
+    """Shift the hue of the images where ``turn`` [B] by ``shift`` [B].
+
+    ``select`` (default: on CPU) converts only those images, a boolean selection whose size the
+    host must read: free on CPU, a synchronisation on a GPU. Otherwise every image is converted,
+    with a zero shift where it is not its turn, and the device is never read.
+    """
+    if select if select is not None else x.device.type == "cpu":
+        index = turn.nonzero().squeeze(1)
+        return x.index_copy_(0, index, shift_hue(x[index], shift[index]))
+    return shift_hue(x, torch.where(turn, shift, 0.0))
+
+
+def gaussian_blur(x: Tensor, apply: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
+    """torchvision's GaussianBlur with one sigma [B] per image on the images where apply [B]:
+    the separable kernel over reflect padding; the others get a unit impulse (no change)."""
+    radius = kernel_size // 2
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.softmax(-((taps / sigma[:, None]) ** 2) / 2, dim=1)
+    kernel = torch.where(apply[:, None], kernel, (taps == 0).to(x.dtype))
+    kernel = kernel[:, :, None, None, None]  # [B, k, 1, 1, 1]
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (radius,) * 4, mode="reflect")
+    rows = padded[..., :width] * kernel[:, 0]
+    for t in range(1, kernel_size):
+        rows.addcmul_(padded[..., t : t + width], kernel[:, t])
+    out = rows[..., :height, :] * kernel[:, 0]
+    for t in range(1, kernel_size):
+        out.addcmul_(rows[..., t : t + height, :], kernel[:, t])
+    return out
+
+
+def augment_view(images: Tensor, params: ViewParams, aug: AugmentationConfig) -> Tensor:
+    """One view of uint8 images [B, 3, H, W] by ``aug`` with the given parameters:
+    float32 [B, 3, S, S] in [0, 1] (not normalised), S = aug.crop_size.
+
+    Steps with probability 0 in ``aug`` are skipped whatever ``params`` says.
+    """
+    height, width = images.shape[-2:]
+    rows, columns = _geometry_weights(params, aug, height, width)
+    # Bicubic overshoots. torchvision's uint8 resize on CPU (and PIL) resamples the rows first and
+    # stores them as uint8, so it clamps between the two passes as well as at the end.
+    x = (images.float() @ columns.transpose(1, 2)[:, None]).clamp_(0.0, 255.0)
+    x = (rows[:, None] @ x).div_(255.0).clamp_(0.0, 1.0)
+    per_image = (-1, 1, 1, 1)
+    if aug.color_jitter.prob > 0:
+        x = color_jitter(x, params, aug)
+    if aug.grayscale.prob > 0:
+        x = torch.where(params.grayscale.view(per_image), _gray(x).expand_as(x), x)
+    if aug.gaussian_blur.prob > 0:
+        x = gaussian_blur(x, params.blur, params.sigma, blur_kernel_size(aug.crop_size))
+    if aug.solarization.prob > 0:
+        bright = x >= SOLARIZE_THRESHOLD_UINT8 / 255.0
+        x = torch.where(params.solarize.view(per_image) & bright, 1.0 - x, x)
+    if aug.equalization.prob > 0:
+        levels = (x * 255.0).round() / 255.0  # equalization bins the 256 uint8 levels
+        x = torch.where(params.equalize.view(per_image), TF.equalize(levels), x)
+    return x
+
+
+class BatchedMultiViewTransform:
+    """Views of a batch of uint8 images, ``num_crops`` views from each pipeline, in order: the
+    batched counterpart of :class:`hyperssl.data.augment.MultiViewTransform`."""
+
+    def __init__(
+        self,
+        pipelines: Sequence[AugmentationConfig],
+        mean: Sequence[float],
+        std: Sequence[float],
+    ) -> None:
+        self.pipelines = [aug for aug in pipelines for _ in range(aug.num_crops)]
+        self.mean = torch.tensor([float(m) for m in mean]).view(1, 3, 1, 1)
+        self.std = torch.tensor([float(s) for s in std]).view(1, 3, 1, 1)
+
+    @property
+    def num_views(self) -> int:
+        return len(self.pipelines)
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        """images: uint8 [B, 3, H, W] -> V float32 [B, 3, crop, crop], normalised, on the images'
+        device; ``generator`` (on that device) draws every random parameter."""
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(
+                f"expected uint8 [B, 3, H, W], got {images.dtype} {tuple(images.shape)}"
+            )
+        mean, std = self.mean.to(images.device), self.std.to(images.device)
+        views = []
+        for aug in self.pipelines:
+            size = (images.shape[2], images.shape[3])
+            params = sample_view_params(aug, len(images), size, images.device, generator)
+            views.append((augment_view(images, params, aug) - mean) / std)
+        return views
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_views={self.num_views}, pipelines={self.pipelines})"

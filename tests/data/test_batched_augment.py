@@ -1,0 +1,373 @@
+"""The batched augmentation against torchvision: the same pixels as its per-image functional ops
+for the same parameters, parameters drawn from the same distributions as its transforms', and
+the multi-view contract of MultiViewTransform."""
+
+from collections import Counter
+from dataclasses import fields, replace
+
+import pytest
+import torch
+from scipy import stats
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF  # noqa: N812
+
+from hyperssl.data.augment import blur_kernel_size, build_pipeline
+from hyperssl.data.batched_augment import BatchedMultiViewTransform, augment_view, hue_stage
+from hyperssl.data.batched_params import ViewParams, sample_view_params
+from hyperssl.data.schema import (
+    AugmentationConfig,
+    ColorJitterConfig,
+    GaussianBlurConfig,
+    ProbabilityConfig,
+    RandomResizedCropConfig,
+)
+
+IDENTITY_STATS = ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
+BICUBIC = v2.InterpolationMode.BICUBIC
+# torchvision stores each step's result as uint8 (rounded or truncated: < 1 level) and its CPU
+# bicubic uses fixed-point weights; the batched path keeps float values. Contrast and saturation
+# also floor torchvision's luma (< 1 level, times |1 - factor| <= 0.4): < 1.4 levels in all.
+ONE_STEP_LEVELS = 1.5
+# torchvision's blur result is rounded to uint8, nothing else differs.
+ROUNDED_LEVELS = 0.51
+# Parameter samples drawn from both samplers, and the p-value below which they differ.
+DRAWS = 2000
+P_VALUE = 1e-3
+
+
+def only(**changes) -> AugmentationConfig:
+    """One view of the 32 pixel image as it is: every random step off unless ``changes`` set it."""
+    aug = AugmentationConfig(
+        rrc=RandomResizedCropConfig(enabled=False),
+        color_jitter=ColorJitterConfig(prob=0.0),
+        grayscale=ProbabilityConfig(prob=0.0),
+        horizontal_flip=ProbabilityConfig(prob=0.0),
+        num_crops=1,
+    )
+    for name, value in changes.items():
+        setattr(aug, name, value)
+    return aug
+
+
+def random_images(n: int, height: int = 32, width: int | None = None, high: int = 256):
+    generator = torch.Generator().manual_seed(n + height)
+    shape = (n, 3, height, width or height)
+    return torch.randint(0, high, shape, dtype=torch.uint8, generator=generator)
+
+
+def draw(aug: AugmentationConfig, images: torch.Tensor, seed: int = 0) -> ViewParams:
+    generator = torch.Generator().manual_seed(seed)
+    size = (images.shape[2], images.shape[3])
+    return sample_view_params(aug, len(images), size, generator=generator)
+
+
+def assert_levels_close(ours: torch.Tensor, expected: list[torch.Tensor], levels: float) -> None:
+    """ours: float [B, 3, S, S] in [0, 1]; expected: B uint8 [3, S, S] from torchvision."""
+    torch.testing.assert_close(ours * 255, torch.stack(expected).float(), atol=levels, rtol=0)
+
+
+# Same parameters, same pixels: torchvision's functional ops per image.
+
+
+@pytest.mark.parametrize("size", [32, 96])  # 96 -> 32 downscales: antialiased
+def test_random_resized_crop_matches_torchvision_resized_crop(size):
+    aug = only(rrc=RandomResizedCropConfig(crop_min_scale=0.08), crop_size=32)
+    images = random_images(24, size)
+    params = draw(aug, images)
+    expected = [
+        TF.resized_crop(image, *box.tolist(), size=[32, 32], interpolation=BICUBIC)
+        for image, box in zip(images, params.box, strict=True)
+    ]
+    assert_levels_close(augment_view(images, params, aug), expected, ONE_STEP_LEVELS)
+
+
+@pytest.mark.parametrize(("height", "width"), [(28, 28), (24, 40)])
+def test_resize_center_crop_and_padded_crop_match_torchvision(height, width):
+    aug = only(crop_size=32, random_crop_padding=4)
+    images = random_images(16, height, width)
+    params = draw(aug, images)
+    assert params.box[:, :2].min() < 0 < params.box[:, :2].max()
+    expected = []
+    for image, (top, left, _, _) in zip(images, params.box.tolist(), strict=True):
+        resized = TF.center_crop(TF.resize(image, [32], interpolation=BICUBIC), [32])
+        expected.append(TF.crop(TF.pad(resized, [4]), top + 4, left + 4, 32, 32))
+    assert_levels_close(augment_view(images, params, aug), expected, ONE_STEP_LEVELS)
+
+
+JITTER_OPS = ["brightness", "contrast", "saturation", "hue"]
+
+
+@pytest.mark.parametrize("op", range(4), ids=JITTER_OPS)
+def test_each_jitter_operation_matches_torchvision(op):
+    strengths = [0.0] * 4
+    strengths[op] = 0.1 if JITTER_OPS[op] == "hue" else 0.4
+    aug = only(color_jitter=ColorJitterConfig(1.0, *strengths))
+    images = random_images(16)
+    params = draw(aug, images)
+    adjust = getattr(TF, f"adjust_{JITTER_OPS[op]}")
+    expected = [
+        adjust(image, params.jitter_factors[i, op].item()) for i, image in enumerate(images)
+    ]
+    assert_levels_close(augment_view(images, params, aug), expected, ONE_STEP_LEVELS)
+
+
+def test_jitter_runs_each_images_operations_in_its_own_order_when_applied():
+    """Against torchvision's ops on float images (no uint8 rounding), so the tolerance is float
+    error: an operation out of order is off by tens of levels."""
+    aug = only(color_jitter=ColorJitterConfig(0.7, 0.4, 0.4, 0.4, 0.1))
+    images = random_images(32)
+    params = draw(aug, images)
+    assert 0 < params.jitter.sum() < len(images)
+    adjust = [TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue]
+    expected = []
+    for i, image in enumerate(images.float() / 255):
+        if params.jitter[i]:
+            for op in params.jitter_order[i].tolist():
+                image = adjust[op](image, params.jitter_factors[i, op].item())
+        expected.append(image)
+    torch.testing.assert_close(
+        augment_view(images, params, aug), torch.stack(expected), atol=1e-4, rtol=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "reference", "levels"),
+    [
+        ("grayscale", lambda image, _: TF.rgb_to_grayscale(image, 3), ONE_STEP_LEVELS),
+        ("solarization", lambda image, _: TF.solarize(image, 128), 1e-3),
+        ("equalization", lambda image, _: TF.equalize(image), 1e-3),
+        ("horizontal_flip", lambda image, _: TF.horizontal_flip(image), 1e-3),
+    ],
+)
+def test_probability_step_matches_torchvision_on_the_images_it_picks(step, reference, levels):
+    aug = only(**{step: ProbabilityConfig(0.5)})
+    images = random_images(24, high=120)  # a dark histogram, for equalization to stretch
+    params = draw(aug, images)
+    field = {"solarization": "solarize", "equalization": "equalize", "horizontal_flip": "flip"}
+    picked = getattr(params, field.get(step, step))
+    assert 0 < picked.sum() < len(images)
+    expected = [
+        reference(image, params) if chosen else image
+        for image, chosen in zip(images, picked, strict=True)
+    ]
+    assert_levels_close(augment_view(images, params, aug), expected, levels)
+
+
+@pytest.mark.parametrize("size", [32, 64])  # kernels of 3 and 7 taps
+def test_blur_matches_torchvision_gaussian_blur_on_the_images_it_picks(size):
+    aug = only(gaussian_blur=GaussianBlurConfig(0.5, 0.1, 2.0), crop_size=size)
+    images = random_images(16, size)
+    params = draw(aug, images)
+    kernel = blur_kernel_size(size)
+    expected = [
+        TF.gaussian_blur(image, [kernel, kernel], [sigma.item()] * 2) if chosen else image
+        for image, chosen, sigma in zip(images, params.blur, params.sigma, strict=True)
+    ]
+    assert_levels_close(augment_view(images, params, aug), expected, ROUNDED_LEVELS)
+
+
+def test_whole_pipeline_matches_torchvision_steps_in_solo_learn_order():
+    """Crop, jitter, grayscale, blur, solarization, flip: rounding to uint8 after each of up to
+    nine steps adds up to a few levels; a step out of order is off by tens."""
+    aug = AugmentationConfig(
+        gaussian_blur=GaussianBlurConfig(0.5), solarization=ProbabilityConfig(0.5), num_crops=1
+    )
+    images = random_images(32)
+    params = draw(aug, images)
+    adjust = [TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue]
+    expected = []
+    for i, image in enumerate(images):
+        image = TF.resized_crop(image, *params.box[i].tolist(), [32, 32], interpolation=BICUBIC)
+        if params.jitter[i]:
+            for op in params.jitter_order[i].tolist():
+                image = adjust[op](image, params.jitter_factors[i, op].item())
+        if params.grayscale[i]:
+            image = TF.rgb_to_grayscale(image, 3)
+        if params.blur[i]:
+            image = TF.gaussian_blur(image, [3, 3], [params.sigma[i].item()] * 2)
+        if params.solarize[i]:
+            image = TF.solarize(image, 128)
+        if params.flip[i]:
+            image = TF.horizontal_flip(image)
+        expected.append(image)
+    difference = (augment_view(images, params, aug) * 255 - torch.stack(expected)).abs()
+    assert difference.max() < 8
+    assert difference.mean() < 2
+
+
+# Same distributions: the batched sampler against torchvision's own make_params.
+
+
+def torchvision_draws(transform: v2.Transform, inputs: list, keys: list[str]) -> torch.Tensor:
+    torch.manual_seed(0)
+    rows = []
+    for _ in range(DRAWS):
+        params = transform.make_params(inputs)
+        rows.append([float(params[key]) for key in keys])
+    return torch.tensor(rows)
+
+
+def assert_same_distribution(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    """Columns of [N, K] samples; two-sample Kolmogorov-Smirnov per column."""
+    for column in range(ours.shape[1]):
+        result = stats.ks_2samp(ours[:, column], theirs[:, column], method="asymp")
+        assert result.pvalue > P_VALUE, (column, result)
+
+
+def batch_params(aug: AugmentationConfig, height: int = 32, width: int = 32) -> ViewParams:
+    return draw(aug, torch.zeros(DRAWS, 3, height, width, dtype=torch.uint8), seed=1)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "min_scale"),
+    [(32, 32, 0.08), (20, 60, 0.3)],  # (20, 60): 40% of the draws fall back to the center
+)
+def test_random_resized_crop_boxes_follow_torchvision(height, width, min_scale):
+    aug = only(rrc=RandomResizedCropConfig(crop_min_scale=min_scale))
+    ours = batch_params(aug, height, width).box.double()
+    rrc = v2.RandomResizedCrop(32, scale=(min_scale, 1.0))
+    keys = ["top", "left", "height", "width"]
+    theirs = torchvision_draws(rrc, [torch.zeros(3, height, width)], keys)
+    assert_same_distribution(ours, theirs)
+    if height != width:
+        fallback = torch.tensor([0.0, 16.0, 20.0, 27.0])  # 20 x round(20 * 4 / 3), centered
+        ours_rate = (ours == fallback).all(dim=1).double().mean()
+        theirs_rate = (theirs.double() == fallback).all(dim=1).double().mean()
+        assert 0.2 < theirs_rate < 0.8
+        assert abs(ours_rate - theirs_rate) < 0.05
+
+
+def test_padded_crop_offsets_follow_torchvision():
+    ours = batch_params(only(random_crop_padding=4)).box[:, :2]
+    crop = v2.RandomCrop(32, padding=4)
+    theirs = torchvision_draws(crop, [torch.zeros(3, 32, 32)], ["top", "left"]) - 4
+    for column in range(2):
+        counts = [Counter(sample[:, column].tolist()) for sample in (ours, theirs)]
+        table = [[count[offset] for offset in range(-4, 5)] for count in counts]
+        assert stats.chi2_contingency(table).pvalue > P_VALUE
+
+
+def test_jitter_factors_and_order_follow_torchvision():
+    params = batch_params(only(color_jitter=ColorJitterConfig(1.0, 0.4, 0.4, 0.2, 0.1)))
+    jitter = v2.ColorJitter(0.4, 0.4, 0.2, 0.1)
+    keys = ["brightness_factor", "contrast_factor", "saturation_factor", "hue_factor"]
+    assert_same_distribution(params.jitter_factors.double(), torchvision_draws(jitter, [], keys))
+    torch.manual_seed(0)
+    theirs = Counter(tuple(jitter.make_params([])["fn_idx"].tolist()) for _ in range(DRAWS))
+    ours = Counter(tuple(order) for order in params.jitter_order.tolist())
+    assert len(ours) == len(theirs) == 24
+    table = [[counts[order] for order in sorted(theirs)] for counts in (ours, theirs)]
+    assert stats.chi2_contingency(table).pvalue > P_VALUE
+
+
+def test_blur_sigma_follows_torchvision():
+    params = batch_params(only(gaussian_blur=GaussianBlurConfig(1.0, 0.1, 2.0)))
+    blur = v2.GaussianBlur(3, sigma=(0.1, 2.0))
+    torch.manual_seed(0)
+    theirs = torch.tensor([blur.make_params([])["sigma"][0] for _ in range(DRAWS)])
+    assert_same_distribution(params.sigma[:, None].double(), theirs[:, None].double())
+
+
+def test_steps_are_applied_with_the_per_image_pipelines_probabilities():
+    aug = AugmentationConfig(
+        color_jitter=ColorJitterConfig(prob=0.3),
+        grayscale=ProbabilityConfig(0.4),
+        gaussian_blur=GaussianBlurConfig(prob=0.5),
+        solarization=ProbabilityConfig(0.6),
+        equalization=ProbabilityConfig(0.7),
+        horizontal_flip=ProbabilityConfig(0.8),
+    )
+    per_image = {}
+    for step in build_pipeline(aug, *IDENTITY_STATS).transforms:
+        if hasattr(step, "p"):
+            inner = step.transforms[0] if isinstance(step, v2.RandomApply) else step
+            per_image[type(inner).__name__] = step.p
+    params = batch_params(aug)
+    applied = {
+        "ColorJitter": params.jitter,
+        "RandomGrayscale": params.grayscale,
+        "GaussianBlur": params.blur,
+        "RandomSolarize": params.solarize,
+        "RandomEqualize": params.equalize,
+        "RandomHorizontalFlip": params.flip,
+    }
+    assert set(per_image) == set(applied)
+    for name, chosen in applied.items():
+        result = stats.binomtest(int(chosen.sum()), DRAWS, per_image[name])
+        assert result.pvalue > P_VALUE, (name, result)
+
+
+# The multi-view contract.
+
+
+def test_views_are_normalised_float32_crops_in_pipeline_order():
+    mean, std = [0.1, 0.2, 0.3], [0.5, 0.25, 0.2]
+    pipelines = [
+        only(crop_size=24, num_crops=2),
+        only(crop_size=16, solarization=ProbabilityConfig(1.0)),
+    ]
+    transform = BatchedMultiViewTransform(pipelines, mean, std)
+    white = torch.full((4, 3, 32, 32), 255, dtype=torch.uint8)
+    views = transform(white)
+    assert transform.num_views == len(views) == 3
+    assert [tuple(view.shape) for view in views] == [(4, 3, 24, 24)] * 2 + [(4, 3, 16, 16)]
+    assert all(view.dtype == torch.float32 for view in views)
+    mean, std = torch.tensor(mean)[:, None, None], torch.tensor(std)[:, None, None]
+    torch.testing.assert_close(views[0], ((1 - mean) / std).expand(4, 3, 24, 24))
+    torch.testing.assert_close(views[2], ((0 - mean) / std).expand(4, 3, 16, 16))
+
+
+def test_a_seeded_generator_reproduces_the_views():
+    transform = BatchedMultiViewTransform([AugmentationConfig()], *IDENTITY_STATS)
+    images = random_images(8)
+
+    def views(seed: int) -> list[torch.Tensor]:
+        return transform(images, torch.Generator().manual_seed(seed))
+
+    first, again, other = views(0), views(0), views(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first[0], other[0])
+    assert not torch.equal(first[0], first[1])
+
+
+def test_each_image_gets_its_own_parameters():
+    copies = random_images(1).expand(16, -1, -1, -1)
+    params = draw(AugmentationConfig(), copies)
+    assert len(set(map(tuple, params.box.tolist()))) > 8
+    assert len(set(params.jitter_factors[:, 0].tolist())) == 16
+    (view, _) = BatchedMultiViewTransform([AugmentationConfig()], *IDENTITY_STATS)(copies)
+    assert len({tuple(v.flatten()[:64].tolist()) for v in view}) == 16
+
+
+def test_float_images_are_refused():
+    transform = BatchedMultiViewTransform([AugmentationConfig()], *IDENTITY_STATS)
+    with pytest.raises(ValueError, match="uint8"):
+        transform(torch.rand(2, 3, 32, 32))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_gives_the_pixels_of_the_cpu():
+    # No equalization: its binning to uint8 levels may round a pixel differently on each device.
+    aug = AugmentationConfig(
+        gaussian_blur=GaussianBlurConfig(0.5), solarization=ProbabilityConfig(0.5), num_crops=1
+    )
+    images = random_images(32)
+    params = draw(aug, images)
+    on_cuda = replace(params, **{f.name: getattr(params, f.name).cuda() for f in fields(params)})
+    ours = augment_view(images.cuda(), on_cuda, aug).cpu()
+    torch.testing.assert_close(ours, augment_view(images, params, aug), atol=1e-4, rtol=0)
+    transform = BatchedMultiViewTransform([aug], *IDENTITY_STATS)
+    (view,) = transform(images.cuda(), torch.Generator("cuda").manual_seed(0))
+    assert view.device.type == "cuda" and view.shape == (32, 3, 32, 32)
+
+
+def test_hue_stage_without_selection_never_reads_the_device_and_agrees():
+    """The GPU form (every image converted, zero shift off-turn) equals the CPU selection."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(8, 3, 5, 5, generator=generator)
+    turn = torch.tensor([True, False, True, True, False, False, True, False])
+    shift = torch.rand(8, generator=generator) - 0.5
+    selected = hue_stage(x.clone(), turn, shift, select=True)
+    everywhere = hue_stage(x.clone(), turn, shift, select=False)
+    torch.testing.assert_close(everywhere, selected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(everywhere[~turn], x[~turn], rtol=0, atol=1e-5)
