@@ -184,6 +184,16 @@ def write_flat_folder(
     return root
 
 
+def damage(path: Path, how: str) -> Path:
+    """Break an image file in place, as disks and interrupted copies do: ``truncated`` loses its
+    last 64 bytes (its header still parses, its pixels do not decode), ``empty`` every byte,
+    ``garbage`` holds a line of text instead."""
+    data = path.read_bytes()
+    broken = {"truncated": data[:-64], "empty": b"", "garbage": b"not an image\n"}
+    path.write_bytes(broken[how])
+    return path
+
+
 MNIST_SIZE = 28
 
 

@@ -79,10 +79,33 @@ def _describe_missing_option_text(text: str) -> str | None:
     return f"{message}; allowed: {', '.join(sorted(options))}" if options else message
 
 
+_WORKER_ERROR = re.compile(r"Caught \w+ in DataLoader worker process \d+\.")
+
+
+def _config_error_from_worker(error: BaseException) -> str | None:
+    """The message of a ConfigError raised in a DataLoader worker (an image that does not decode).
+
+    torch re-raises a worker's exception in the main process as ``type(message)``, which
+    ConfigError's (key, problem) constructor refuses, so it arrives as a RuntimeError holding the
+    worker's traceback as text; its last line is ``<module>.<type>: <message>``.
+    """
+    text = str(error).strip()
+    if not _WORKER_ERROR.match(text):
+        return None
+    name, _, message = text.splitlines()[-1].partition(": ")
+    module, _, type_name = name.rpartition(".")
+    raised = getattr(sys.modules.get(module), type_name, None)
+    if isinstance(raised, type) and issubclass(raised, ConfigError):
+        return message
+    return None
+
+
 def describe_bad_input(error: BaseException) -> str | None:
     """One line naming the key, the bad value and what is allowed; None if not bad input."""
     if isinstance(error, ConfigError):
         return str(error)
+    if isinstance(error, RuntimeError) and (message := _config_error_from_worker(error)):
+        return message
     if isinstance(error, MissingConfigException):
         return _describe_missing_option(error)
     if isinstance(error, OverrideParseException):

@@ -179,7 +179,14 @@ class PretrainDataModule(pl.LightningDataModule):
     def _build(self, root: str | None, split: str, key: str, download: bool = False) -> Dataset:
         data = self.data_config
         return build_dataset(
-            data.dataset, root, split, download, self.seed, data.val_fraction, key=key
+            data.dataset,
+            root,
+            split,
+            download,
+            self.seed,
+            data.val_fraction,
+            key=key,
+            skip_corrupt=data.skip_corrupt,
         )
 
     def prepare_data(self) -> None:

@@ -9,23 +9,20 @@ downloading, so that re-packed copies and the test fixtures load (and loading is
 """
 
 import logging
-import os
 import pickle
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.datasets import CIFAR10, CIFAR100, STL10, ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.transforms.v2.functional import pil_to_tensor
+from torchvision.datasets import CIFAR10, CIFAR100, STL10
 
+from hyperssl.data.image_files import image_folder, unlabelled_folder
 from hyperssl.data.in_memory import TensorImages, require_files
 from hyperssl.data.mnist import MNIST_CLASSES, load_mnist
 from hyperssl.errors import ConfigError
@@ -37,32 +34,6 @@ DIGITS_SIZE = 32
 STL10_IMAGE_BYTES = 3 * 96 * 96
 
 
-class UnlabelledImageFiles(Dataset):
-    """Image files decoded on access, all with label -1; ``paths`` in a fixed (sorted) order."""
-
-    def __init__(self, paths: list[Path], key: str) -> None:
-        self.paths = paths
-        self.classes: list[str] = []
-        self.key = key
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        return read_rgb(self.paths[index], key=self.key), -1
-
-
-def read_rgb(path: str | Path, key: str = "data.train_path") -> Tensor:
-    """Decode an image file to uint8 [3, H, W] RGB; grayscale and palette images are converted and
-    an alpha channel is dropped."""
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
-        raise ConfigError(key=key, problem=f"{path} is not a readable image: {err}") from err
-    return pil_to_tensor(rgb)
-
-
 def build_dataset(
     name: str,
     root: str | Path | None,
@@ -72,6 +43,7 @@ def build_dataset(
     val_fraction: float = 0.2,
     *,
     key: str = "data.train_path",
+    skip_corrupt: bool = False,
 ) -> Dataset:
     """Build one split of a data set.
 
@@ -86,6 +58,8 @@ def build_dataset(
         never done otherwise.
     seed, val_fraction: the digits train/val split (stratified, fixed by the seed).
     key: the config key named by errors (``data.train_path`` or ``data.val_path``).
+    skip_corrupt: imagefolder/folder leave out the files that do not decode (see
+        :mod:`hyperssl.data.image_files`); unused by the other data sets.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -103,9 +77,9 @@ def build_dataset(
     if name == "stl10":
         return _stl10(root, split, download, key)
     if name == "imagefolder":
-        return _image_folder(root, key)
+        return image_folder(root, key, skip_corrupt)
     if name == "folder":
-        return _unlabelled_folder(root, key)
+        return unlabelled_folder(root, key, skip_corrupt)
     raise ConfigError(
         key="data.dataset",
         problem=f"unknown data set {name!r}",
@@ -292,40 +266,3 @@ def _check_stl10_sizes(files: list[Path], key: str) -> None:
                     problem=f"{labels} holds {labels.stat().st_size} labels for "
                     f"{size // STL10_IMAGE_BYTES} images in {path.name}",
                 )
-
-
-def _require_folder(root: Path, key: str) -> None:
-    if not root.is_dir():
-        problem = f"{root} is missing" if not root.exists() else f"{root} is not a directory"
-        raise ConfigError(key=key, problem=problem, allowed="a directory of images")
-
-
-def _image_folder(root: Path, key: str) -> ImageFolder:
-    """torchvision's ImageFolder (one sub-folder per class), decoding every image to RGB."""
-    _require_folder(root, key)
-    try:
-        return ImageFolder(str(root), loader=partial(read_rgb, key=key))
-    except FileNotFoundError as err:
-        raise ConfigError(
-            key=key,
-            problem=f"no images found in {root}: {err}",
-            allowed=f"one sub-folder per class holding {', '.join(IMG_EXTENSIONS)} files",
-        ) from err
-
-
-def _unlabelled_folder(root: Path, key: str) -> UnlabelledImageFiles:
-    """Every image file under ``root`` (recursively, hidden files skipped), in sorted path order."""
-    _require_folder(root, key)
-    paths = sorted(
-        Path(folder) / name
-        for folder, _, names in os.walk(root)
-        for name in names
-        if not name.startswith(".") and name.lower().endswith(IMG_EXTENSIONS)
-    )
-    if not paths:
-        raise ConfigError(
-            key=key,
-            problem=f"no images found in {root}",
-            allowed=f"a folder holding {', '.join(IMG_EXTENSIONS)} files",
-        )
-    return UnlabelledImageFiles(paths, key)
