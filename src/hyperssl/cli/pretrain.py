@@ -63,7 +63,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule.prepare_data()  # downloads only when data.download=true
     datamodule.setup("fit")
     model = create_method(cfg)
-    trainer = build_trainer(cfg, run_dir, datamodule.has_validation)
+    trainer = build_trainer(cfg, run_dir, datamodule.has_validation, resume_from)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
     start = time.perf_counter()

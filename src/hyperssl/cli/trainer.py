@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 
 from hyperssl.callbacks.diagnostics import diagnostic_callbacks
 from hyperssl.checkpoint_io import AtomicCheckpointIO
+from hyperssl.cli.artifacts import is_global_rank_zero
 from hyperssl.errors import ConfigError
 
 
@@ -37,7 +39,32 @@ def wandb_name_and_group(name: str) -> tuple[str, str | None]:
     return (f"{name}/{overrides}" if overrides else name), Path(hydra.sweep.dir).name
 
 
-def build_logger(cfg: DictConfig, run_dir: Path) -> Logger:
+def csv_logger(run_dir: Path, resume_from: Path | None) -> CSVLogger:
+    """``metrics.csv`` directly in the run directory.
+
+    A run continuing in place (``resume=auto``) keeps the rows logged before its checkpoint and
+    drops the later ones, which the continuation logs again: Lightning's CSV writer would delete
+    the whole file when it starts.
+    """
+    logger = CSVLogger(save_dir=run_dir, name="", version="")  # name/version "": no sub-folders
+    path = run_dir / "metrics.csv"
+    if resume_from is None or not path.is_file() or not is_global_rank_zero():
+        return logger
+    checkpoint = torch.load(resume_from, map_location="cpu", weights_only=True, mmap=True)
+    with open(path, newline="") as file:
+        reader = csv.DictReader(file)
+        header = list(reader.fieldnames or [])
+        kept = [row for row in reader if int(row["step"]) < checkpoint["global_step"]]
+    writer = logger.experiment  # made here, it deletes metrics.csv
+    with open(path, "w", newline="") as file:
+        table = csv.DictWriter(file, fieldnames=header)
+        table.writeheader()
+        table.writerows(kept)
+    writer.metrics_keys = header  # appended to from now on, with this header
+    return logger
+
+
+def build_logger(cfg: DictConfig, run_dir: Path, resume_from: Path | None = None) -> Logger:
     """CSV (``metrics.csv`` in the run directory), TensorBoard or wandb."""
     name = cfg.logger.name
     # The run directory always holds Hydra's files; Lightning would warn that it is not empty.
@@ -46,8 +73,7 @@ def build_logger(cfg: DictConfig, run_dir: Path) -> Logger:
         "ignore", message="Experiment logs directory .* exists and is not empty"
     )
     if name == "csv":
-        # name="" and version="" put metrics.csv directly in the run directory.
-        return CSVLogger(save_dir=run_dir, name="", version="")
+        return csv_logger(run_dir, resume_from)
     if name == "tensorboard":
         from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -141,7 +167,9 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
     return {key: value for key, value in arguments.items() if value is not None}
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, has_validation: bool) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, has_validation: bool, resume_from: Path | None = None
+) -> pl.Trainer:
     arguments = trainer_arguments(cfg)
     if not has_validation:
         arguments["limit_val_batches"] = 0
@@ -149,7 +177,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, has_validation: bool) -> pl.Tr
         **arguments,
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
-        logger=build_logger(cfg, run_dir),
+        logger=build_logger(cfg, run_dir, resume_from),
         callbacks=build_callbacks(cfg, run_dir, has_validation),
         enable_checkpointing=cfg.checkpoint.enabled,
     )

@@ -1,0 +1,110 @@
+"""Run ``main_pretrain.py`` but freeze it at a chosen point, so that a test can SIGKILL it there.
+
+    python tests/kill_harness.py <point> <marker> [overrides ...]
+
+point, one of:
+    step=<n>     just after the optimizer step that makes global_step n (mid-epoch, say)
+    writing=<n>  in the n-th write of ``last.ckpt``: part of the checkpoint's bytes are in the
+                 temporary file, which is not renamed yet
+    saved=<n>    just after the n-th ``last.ckpt`` has been renamed into place
+
+At the point the process creates ``marker`` and sleeps; the test waits for the marker, then kills
+it. Only this harness is patched: the production code runs as ``main_pretrain.py`` runs it.
+"""
+
+from __future__ import annotations
+
+import io
+import runpy
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra_runs import REPO
+
+from hyperssl.checkpoint_io import AtomicCheckpointIO
+from hyperssl.cli import pretrain
+
+FROZEN_SECONDS = 300  # killed long before; bounded so a forgotten process ends by itself
+
+
+def freeze(marker: Path) -> None:
+    marker.touch()
+    time.sleep(FROZEN_SECONDS)
+    sys.exit("kill_harness: frozen process was not killed")
+
+
+class FreezeAfterStep(pl.Callback):
+    def __init__(self, step: int, marker: Path) -> None:
+        self.step, self.marker = step, marker
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            freeze(self.marker)
+
+
+def freeze_after_step(step: int, marker: Path) -> None:
+    build = pretrain.build_trainer
+
+    def build_with_freeze(*args: Any, **kwargs: Any) -> pl.Trainer:
+        trainer = build(*args, **kwargs)
+        trainer.callbacks.append(FreezeAfterStep(step, marker))
+        return trainer
+
+    pretrain.build_trainer = build_with_freeze
+
+
+def freeze_while_writing(count: int, marker: Path) -> None:
+    """The n-th torch.save into a temporary of last.ckpt writes half its bytes, then freezes."""
+    save = torch.save
+    seen = 0
+
+    def save_half_then_freeze(obj: Any, file: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal seen
+        if Path(getattr(file, "name", "")).name.startswith(".last.ckpt."):
+            seen += 1
+            if seen == count:
+                buffer = io.BytesIO()
+                save(obj, buffer, *args, **kwargs)
+                file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+                file.flush()
+                freeze(marker)
+        save(obj, file, *args, **kwargs)
+
+    torch.save = save_half_then_freeze
+
+
+def freeze_after_saving(count: int, marker: Path) -> None:
+    save_checkpoint = AtomicCheckpointIO.save_checkpoint
+    seen = 0
+
+    def save_then_freeze(
+        self: AtomicCheckpointIO, checkpoint: dict, path: Any, **kwargs: Any
+    ) -> None:
+        nonlocal seen
+        save_checkpoint(self, checkpoint, path, **kwargs)
+        if Path(path).name == "last.ckpt":
+            seen += 1
+            if seen == count:
+                freeze(marker)
+
+    AtomicCheckpointIO.save_checkpoint = save_then_freeze
+
+
+POINTS = {"step": freeze_after_step, "writing": freeze_while_writing, "saved": freeze_after_saving}
+
+
+def main() -> None:
+    point, marker, *overrides = sys.argv[1:]
+    kind, _, number = point.partition("=")
+    POINTS[kind](int(number), Path(marker))
+    # Exactly as `python main_pretrain.py <overrides>`: Hydra reads them from sys.argv.
+    sys.argv = [sys.argv[0], *overrides]
+    runpy.run_path(str(REPO / "main_pretrain.py"), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
