@@ -71,7 +71,9 @@ def run_pretrain_preset(preset: Path, run_dir: Path, overrides: list[str] = ()) 
 
 def run_entry(script: str, args: list[str], cwd: Path = REPO, timeout: float = 300):
     """Run ``python <script> args`` as a user would; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # One intra-op thread: these tiny runs gain nothing from more, and OpenMP threads spinning on
+    # a loaded 2-core machine double their time.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
