@@ -12,45 +12,12 @@ printed for comparison.
 from __future__ import annotations
 
 import argparse
-import resource
-import threading
 import time
-from pathlib import Path
 
 import torch
+from benchmarking.measure import MIB, PeakRSS, current_rss
 
 from hyperssl.eval.knn_sweep import knn_sweep
-
-MIB = 2**20
-
-
-def current_rss() -> int:
-    """Resident set size in bytes (Linux /proc; else the peak so far)."""
-    statm = Path("/proc/self/statm")
-    if statm.is_file():
-        return int(statm.read_text().split()[1]) * resource.getpagesize()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class PeakRSS:
-    """The largest resident set size seen while the block runs."""
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = current_rss()
-        self._running = True
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self._running:
-            self.peak = max(self.peak, current_rss())
-            time.sleep(0.002)
-
-    def __exit__(self, *exc: object) -> None:
-        self._running = False
-        self._thread.join()
-        self.peak = max(self.peak, current_rss())
 
 
 def main() -> None:

@@ -1,0 +1,9 @@
+"""The parts of ``scripts/benchmark.py``: one module per section, plus measuring and reporting.
+
+measure.py     timing, peak memory, the environment
+framework.py   the real config, method and ``pl.Trainer.fit`` on pre-made batches
+bare.py        the same training step as a plain PyTorch loop
+evaluation.py  k-NN, linear probe and feature extraction speed
+augmentation.py  views/second of the augmentation pipelines
+report.py      the tables printed on stdout
+"""

@@ -1,0 +1,106 @@
+"""The tables printed on stdout, one per section, from the results written to JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(title: str, headers: list[str], rows: list[list[str]]) -> str:
+    """A titled fixed-width table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        cells = [str(cell) for cell in cells]
+        right = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([cells[0].ljust(widths[0]), *right]).rstrip()
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return "\n".join([title, rule, line(headers), rule, *map(line, rows), ""])
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def methods_table(rows: list[dict[str, Any]]) -> str:
+    body = [
+        [
+            row["method"],
+            _rate(row["framework"]["images_per_second"]),
+            _rate(row["bare"]["images_per_second"]),
+            f"{row['overhead']:.3f}",
+            f"{row['framework']['peak_memory_mib']:.0f}",
+            f"{row['bare']['peak_memory_mib']:.0f}",
+        ]
+        for row in rows
+    ]
+    headers = ["method", "framework img/s", "bare img/s", "fw/bare time", "fw MiB", "bare MiB"]
+    return table("Training step: framework (pl.Trainer.fit) vs bare PyTorch", headers, body)
+
+
+def heads_table(section: dict[str, Any]) -> str:
+    body = []
+    for row in section["rows"]:
+        name = "[" + ",".join(row["heads"]) + "]"
+        if "skipped" in row:
+            body.append([name, "-", "-", "-", "-", row["skipped"]])
+            continue
+        body.append(
+            [
+                name,
+                _rate(row["images_per_second"]),
+                f"{1e3 * row['seconds_per_step']:.1f}",
+                f"{row['relative_step_time']:.3f}",
+                f"{row['peak_memory_mib']:.0f}",
+                "",
+            ]
+        )
+    headers = ["heads", "img/s", "ms/step", "x plain step", "peak MiB", "note"]
+    return table(f"Loss heads on {section['method']} (framework step)", headers, body)
+
+
+def eval_table(section: dict[str, Any]) -> str:
+    body = []
+    if "knn" in section:
+        knn = section["knn"]
+        what = f"k-NN {knn['test']} queries x {knn['train']} train, D={knn['dim']}, k={knn['k']}"
+        body.append([what, _rate(knn["queries_per_second"]), "queries/s"])
+    if "linear_probe" in section:
+        probe = section["linear_probe"]
+        what = f"linear probe, {probe['samples']} cached features D={probe['dim']}"
+        for side in ("framework", "bare"):
+            rate = probe[side]["samples_per_second"]
+            body.append([f"{what} ({side})", _rate(rate), "samples/s"])
+        body.append(["linear probe fw/bare time", f"{probe['ratio']:.2f}", ""])
+    if "extraction" in section:
+        extraction = section["extraction"]
+        what = f"feature extraction, {extraction['images']} images"
+        body.append([what, _rate(extraction["images_per_second"]), "img/s"])
+    return table("Evaluation", ["what", "speed", "unit"], body)
+
+
+def data_table(section: dict[str, Any]) -> str:
+    per_image = section["per_image"]
+    body = [
+        [
+            "per image (MultiViewTransform)",
+            _rate(per_image["views_per_second"]),
+            str(per_image["threads"]),
+            "1.00",
+        ]
+    ]
+    batched = section["batched"]
+    if batched["available"]:
+        speedup = batched["views_per_second"] / per_image["views_per_second"]
+        body.append(
+            [
+                f"batched ({section['batched_device']})",
+                _rate(batched["views_per_second"]),
+                str(batched["threads"]),
+                f"{speedup:.2f}",
+            ]
+        )
+    else:
+        body.append(["batched", "not available", "", ""])
+    headers = ["augmentation (symmetric, 2 views)", "views/s", "threads", "speed-up"]
+    return table("Data loading", headers, body)
