@@ -2,8 +2,15 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from hyperssl.eval.metrics import effective_rank, pair_angles, sphere_metrics
+from hyperssl.eval.metrics import (
+    effective_rank,
+    labelled_cross_entropy,
+    pair_angles,
+    sphere_metrics,
+    top_k_accuracy,
+)
 
 
 def test_pair_angles_of_known_pairs():
@@ -32,3 +39,23 @@ def test_sphere_metrics_of_identical_antipodal_views():
     assert metrics["neg_angle_mean"] == pytest.approx(180.0, abs=1e-2)
     assert metrics["effective_rank"] == pytest.approx(1.0, abs=1e-3)
     assert all(math.isfinite(value) for value in metrics.values())
+
+
+def test_top_k_accuracy_counts_labelled_rows_only():
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.3], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    labels = torch.tensor([1, 2, 2, -1])  # hit, miss (2nd best), hit, unlabelled
+    assert top_k_accuracy(logits, labels, 1).item() == pytest.approx(200 / 3)
+    assert top_k_accuracy(logits, labels, 2).item() == pytest.approx(100.0)
+    assert top_k_accuracy(logits, labels, 5).item() == pytest.approx(100.0)  # k capped at 3
+    assert top_k_accuracy(logits, torch.full((4,), -1), 1).item() == 0.0
+
+
+def test_labelled_cross_entropy_is_the_mean_over_labelled_rows_and_zero_without_labels():
+    logits = torch.randn(6, 4, requires_grad=True)
+    labels = torch.tensor([0, -1, 3, 2, -1, 1])
+    keep = labels >= 0
+    expected = F.cross_entropy(logits[keep], labels[keep])
+    torch.testing.assert_close(labelled_cross_entropy(logits, labels), expected)
+    none = labelled_cross_entropy(logits, torch.full((6,), -1))
+    none.backward()
+    assert none.item() == 0.0 and torch.isfinite(logits.grad).all()

@@ -68,3 +68,27 @@ def test_compile_falls_back_to_eager_where_dynamo_is_unsupported(monkeypatch):
     assert "training eagerly" in str(caught[-1].message)
     assert model[0]._compiled_call_impl is None
     assert model(torch.ones(1, 2)).shape == (1, 2)
+
+
+def test_only_written_steps_log_and_the_last_step_always_does(tmp_path, monkeypatch):
+    calls = []
+    log_dict = pretrain.pl.LightningModule.log_dict
+
+    def counting_log_dict(self, metrics, *args, **kwargs):
+        if "train/loss" in metrics:
+            calls.append(self.global_step)
+        return log_dict(self, metrics, *args, **kwargs)
+
+    monkeypatch.setattr(pretrain.pl.LightningModule, "log_dict", counting_log_dict)
+    overrides = ["trainer.log_every_n_steps=2", "trainer.limit_train_batches=5"]
+    _, summary = trained_model(overrides, tmp_path, monkeypatch)
+    # Steps 2 and 4 (global steps 1, 3) by log_every_n_steps; the last, step 5, for the summary.
+    assert calls == [1, 3, 4]
+    assert [step for step, _ in loss_rows(tmp_path)] == [1, 3]  # what Lightning writes
+    assert summary["train/loss"] not in [loss for _, loss in loss_rows(tmp_path)]
+
+
+def loss_rows(run_dir):
+    with open(run_dir / "metrics.csv") as file:
+        rows = [row for row in csv.DictReader(file) if row["train/loss"]]
+    return [(int(row["step"]), float(row["train/loss"])) for row in rows]

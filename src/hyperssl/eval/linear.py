@@ -14,10 +14,17 @@ import torch
 import torch.nn.functional as F
 from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 from torchmetrics.classification import MulticlassAccuracy
 
 from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr
+from hyperssl.step_logging import is_logging_step
 
 
 class LinearProbe(pl.LightningModule):
@@ -69,13 +76,14 @@ class LinearProbe(pl.LightningModule):
         inputs, labels = batch[0], batch[1]
         logits = self(inputs)
         loss = F.cross_entropy(logits, labels)
-        acc1 = 100.0 * (logits.argmax(dim=1) == labels).float().mean()
-        self.log_dict(
-            {"train/loss": loss.detach(), "train/acc1": acc1},
-            on_step=True,
-            on_epoch=False,
-            batch_size=len(labels),
-        )
+        if is_logging_step(self.trainer, batch_idx):
+            acc1 = 100.0 * (logits.argmax(dim=1) == labels).float().mean()
+            self.log_dict(
+                {"train/loss": loss.detach(), "train/acc1": acc1},
+                on_step=True,
+                on_epoch=False,
+                batch_size=len(labels),
+            )
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -125,11 +133,16 @@ class LinearProbe(pl.LightningModule):
 def feature_loader(
     features: Tensor, labels: Tensor, batch_size: int, shuffle: bool = False, seed: int = 0
 ) -> DataLoader:
-    """Batches of precomputed ``(features, labels)``, shuffled by a generator seeded with seed."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(
-        TensorDataset(features, labels),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
+    """Batches of precomputed ``(features, labels)``, shuffled by a generator seeded with seed.
+
+    Each batch is one indexing of the tensors (a sampler of index lists, no per-sample fetch and
+    collate), which is most of the time of a linear probe on cached features.
+    """
+    dataset = TensorDataset(features, labels)
+    order = (
+        RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+        if shuffle
+        else SequentialSampler(dataset)
     )
+    batches = BatchSampler(order, batch_size, drop_last=False)
+    return DataLoader(dataset, sampler=batches, batch_size=None)

@@ -61,3 +61,13 @@ def top_k_accuracy(logits: Tensor, labels: Tensor, k: int, ignore_index: int = -
     hits = (logits.topk(k, dim=-1).indices == labels[:, None]).any(dim=-1)
     labelled = labels != ignore_index
     return 100.0 * (hits & labelled).sum() / labelled.sum().clamp(min=1)
+
+
+def labelled_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = -1) -> Tensor:
+    """Mean cross-entropy over the labelled rows; 0 (not NaN) when no row is labelled.
+
+    ``F.cross_entropy(ignore_index=...)`` divides by the number of labelled rows, which is 0 on
+    unlabelled data (a folder, STL-10's unlabelled split), and its NaN would reach the probe.
+    """
+    total = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="sum")
+    return total / (labels != ignore_index).sum().clamp(min=1)

@@ -15,18 +15,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import Tensor, nn
 
 from hyperssl.backbones import create_backbone
 from hyperssl.errors import ConfigError
-from hyperssl.eval.metrics import top_k_accuracy
+from hyperssl.eval.metrics import labelled_cross_entropy, top_k_accuracy
 from hyperssl.heads import LossHead, StepOutput, build_heads
 from hyperssl.methods.nan_guard import NonFiniteGuard
 from hyperssl.methods.performance import compile_modules, to_memory_format
 from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
+from hyperssl.step_logging import is_logging_step
 
 Batch = tuple[list[Tensor], Tensor, Tensor]
 
@@ -73,6 +73,7 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self._check_head_inputs()
         self.nan_guard = NonFiniteGuard([head.name for head in self.heads])
         self._nan_check_each_step = True  # resolved from cfg.nan_guard in on_fit_start
+        self.logs_this_step = True  # whether the current training step logs (step_logging.py)
         self.memory_format = (
             torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
         )
@@ -123,7 +124,7 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self, logits: Tensor, labels: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Cross-entropy, top-1 and top-5 accuracy in % (labels of -1 are ignored)."""
-        loss = F.cross_entropy(logits, labels, ignore_index=-1)
+        loss = labelled_cross_entropy(logits, labels)
         return loss, top_k_accuracy(logits, labels, 1), top_k_accuracy(logits, labels, 5)
 
     # ----------------------------------------------------------------- speed and memory layout
@@ -146,19 +147,24 @@ class BaseMethod(pl.LightningModule, abc.ABC):
             self._stop_if_not_finite()
         loss = sum(head.weight * terms[head.name] for head in self.heads)
         self.after_step(out)
-        metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
-        metrics["train/loss"] = loss.detach()
-        if local.logits is not None:
-            _, metrics["train/acc1"], _ = self._classification_metrics(
-                local.logits.detach(), labels.repeat(len(views))
-            )
+        labels = labels.repeat(len(views))
+        self.logs_this_step = self._trainer is None or is_logging_step(self.trainer, batch_idx)
+        if self.logs_this_step:
+            metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
+            metrics["train/loss"] = loss.detach()
+            if local.logits is not None:
+                metrics["train/acc1"] = top_k_accuracy(local.logits.detach(), labels, 1)
+        else:
+            metrics = None
         if self.online_probe:
-            probe_loss, probe_acc1, _ = self._classification_metrics(
-                self.classifier(torch.cat(local.feats).detach()), labels.repeat(len(views))
-            )
-            metrics |= {"train/probe_loss": probe_loss.detach(), "train/probe_acc1": probe_acc1}
+            probe_logits = self.classifier(torch.cat(local.feats).detach())
+            probe_loss = labelled_cross_entropy(probe_logits, labels)
             loss = loss + probe_loss
-        self.log_dict(metrics, on_step=True, on_epoch=False)
+            if metrics is not None:
+                metrics["train/probe_loss"] = probe_loss.detach()
+                metrics["train/probe_acc1"] = top_k_accuracy(probe_logits, labels, 1)
+        if metrics is not None:
+            self.log_dict(metrics, on_step=True, on_epoch=False)
         return loss
 
     def _stop_if_not_finite(self) -> None:

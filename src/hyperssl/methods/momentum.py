@@ -113,4 +113,5 @@ class MomentumMethod(BaseMethod):
         for online, target in self.momentum_pairs():
             momentum_update(online, target, tau)
         self.tau.fill_(tau)
-        self.log("train/tau", tau, on_step=True, on_epoch=False)
+        if self.logs_this_step:
+            self.log("train/tau", tau, on_step=True, on_epoch=False)
