@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -53,30 +54,76 @@ def _arccos(cos: Tensor) -> Tensor:
     return torch.acos(cos)
 
 
-def _similarity_logits(
-    a: Tensor, c: Tensor, temperature: float, geodesic: bool
-) -> tuple[Tensor, Tensor | None]:
-    """Logits s(a_i, c_j)/T up to a constant, and for the geodesic case 1/sin θ_ij.
+# Rows per block: blocks of about this many [rows, K] elements keep the temporaries of the
+# softmax in cache; only the result of the whole [B, K] is ever allocated.
+BLOCK_ELEMENTS = 1 << 18
 
-    cosine: cos θ/T. geodesic: -θ/(πT), which is (1 - θ/π)/T minus 1/T; dθ/dcos = -1/sin θ,
-    so dlogits/dcos = 1/(πT sin θ). θ uses the clamp of :func:`hyperssl.geometry.safe_arccos`
-    and 1/sin θ = (1 - cos²)^(-1/2) is written over the cosines: two [B, K] buffers in all.
+
+class RowSoftmax(NamedTuple):
+    """What the contrastive losses need of the row softmax of their logits."""
+
+    weighted: Tensor  # [B, K] P ∘ W: the softmax P times W = (πT or T)·dℓ/dcos (1 for cosine)
+    lse: Tensor  # [B] log Σ_j exp ℓ_ij (for the geodesic geometry, up to the constant 1/T)
+    positive_logits: Tensor | None  # [B, P] ℓ at the given positive columns
+    positive_weight: Tensor | None  # [B, P] W at the positive columns (geodesic only)
+
+
+def _row_softmax(
+    a: Tensor,
+    c: Tensor,
+    temperature: float,
+    geodesic: bool,
+    exclude_self: bool = False,
+    positives: Tensor | None = None,
+) -> RowSoftmax:
+    """The row softmax P of the logits ℓ_ij = s(a_i, c_j)/T over a [B, K] similarity matrix.
+
+    cosine: ℓ = cos θ/T. geodesic: ℓ = -θ/(πT), which is (1 - θ/π)/T minus 1/T, with θ under the
+    clamp of :func:`hyperssl.geometry.safe_arccos`; dℓ/dcos = W/(πT) with W = 1/sin θ =
+    (1 - cos²)^(-1/2). ``exclude_self`` sets ℓ_ii = -inf (a and c the same rows).
+
+    Computed block of rows by block (max-shifted exp, never exp of raw logits): every temporary is
+    a block, and the one [B, K] allocation holds the result, P ∘ W, which backward needs.
     """
-    if not geodesic:
-        return (a / temperature) @ c.T, None
+    rows, columns = a.shape[0], c.shape[0]
+    weighted = a.new_empty(rows, columns)
+    lse = a.new_empty(rows)
+    positive_logits = a.new_empty(positives.shape) if positives is not None else None
+    positive_weight = a.new_empty(positives.shape) if positives is not None and geodesic else None
     eps = torch.finfo(a.dtype).eps
-    cos = (a @ c.T).clamp_(-1.0 + eps, 1.0 - eps)
-    logits = _arccos(cos).mul_(-1.0 / (math.pi * temperature))
-    inv_sin = torch.addcmul(cos.new_ones(()), cos, cos, value=-1.0, out=cos)
-    return logits, inv_sin.rsqrt_()
+    step = max(1, BLOCK_ELEMENTS // max(columns, 1))
+    for start in range(0, rows, step):
+        block = slice(start, min(start + step, rows))
+        out = weighted[block]
+        if geodesic:
+            cos = torch.mm(a[block], c.T).clamp_(-1.0 + eps, 1.0 - eps)
+            logits = _arccos(cos).mul_(-1.0 / (math.pi * temperature))
+            inv_sin = torch.addcmul(cos.new_ones(()), cos, cos, value=-1.0, out=cos).rsqrt_()
+        else:
+            logits = torch.mm(a[block], c.T, out=out).mul_(1.0 / temperature)
+        if exclude_self:
+            logits[:, block].fill_diagonal_(-math.inf)
+        if positives is not None:
+            positive_logits[block] = logits.gather(1, positives[block])
+            if geodesic:
+                positive_weight[block] = inv_sin.gather(1, positives[block])
+        row_max = logits.amax(dim=1, keepdim=True)
+        prob = logits.sub_(row_max).exp_()
+        row_sum = prob.sum(dim=1, keepdim=True)
+        lse[block] = (row_max + row_sum.log()).squeeze(1)
+        if geodesic:
+            torch.mul(prob, inv_sin, out=out).div_(row_sum)
+        else:
+            out.div_(row_sum)
+    return RowSoftmax(weighted, lse, positive_logits, positive_weight)
 
 
 class _NTXent(torch.autograd.Function):
     """NT-Xent of normalized rows with a hand-written backward.
 
-    Forward: the logits become their row softmax P in place (max, exp, sum, divide) and
+    Forward (:func:`_row_softmax`, block of rows by block): the row softmax P and
     loss_i = lse_i - mean_p ℓ_ip with lse_i = max_i + log(sum_i), from the positives' logits
-    gathered first; this is log-softmax without a second [N, N] buffer. With T the targets
+    gathered first; this is log-softmax with one [N, N] allocation. With T the targets
     (1/|P(i)| at the positives) and W = dlogits/dcos, dloss/dcos = (P - T) ∘ W / N and, as
     cos = z zᵀ, dz = (G + Gᵀ) z. The one [N, N] matrix kept for backward is P ∘ W (P itself for
     the cosine); T ∘ W is sparse and symmetric, so its part of dz is a gather over the
@@ -90,18 +137,9 @@ class _NTXent(torch.autograd.Function):
     ) -> Tensor:
         n = z.shape[0]
         positives = _positive_index(n // num_views, num_views, z.device)
-        logits, inv_sin = _similarity_logits(z, z, temperature, geodesic)
-        logits.fill_diagonal_(-math.inf)
-        positive_logits = logits.gather(1, positives)
-        row_max = logits.amax(dim=1, keepdim=True)
-        prob = logits.sub_(row_max).exp_()
-        row_sum = prob.sum(dim=1, keepdim=True)
-        prob.div_(row_sum)
-        loss = (row_max + row_sum.log() - positive_logits).mean()
-        positive_weight = None
-        if inv_sin is not None:
-            positive_weight = inv_sin.gather(1, positives)
-            prob = inv_sin.mul_(prob)
+        soft = _row_softmax(z, z, temperature, geodesic, exclude_self=True, positives=positives)
+        loss = (soft.lse[:, None] - soft.positive_logits).mean()
+        prob, positive_weight = soft.weighted, soft.positive_weight
         ctx.save_for_backward(z, prob, positives, positive_weight)
         ctx.scale = 1.0 / (n * temperature * (math.pi if geodesic else 1.0))
         return loss
@@ -127,24 +165,19 @@ class _NTXent(torch.autograd.Function):
 class _LogSumExpSimilarity(torch.autograd.Function):
     """lse_i = log Σ_j exp(s(a_i, c_j) / T) over a rectangular [B, K] similarity matrix.
 
-    The logits become their softmax P in place; backward needs only P ∘ W (W = dlogits/dcos),
-    kept in the buffer of W, and the per-row factor dloss/dlse is applied to the [B, D] products,
-    so backward allocates nothing of size [B, K].
+    Forward keeps one [B, K] matrix, P ∘ W (P the row softmax, W ∝ dlogits/dcos; see
+    :func:`_row_softmax`); backward applies the per-row factor dloss/dlse to the [B, D] products,
+    so it allocates nothing of size [B, K].
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, a: Tensor, c: Tensor, temperature: float, geodesic: bool
     ) -> Tensor:
-        logits, inv_sin = _similarity_logits(a, c, temperature, geodesic)
-        row_max = logits.amax(dim=1, keepdim=True)
-        prob = logits.sub_(row_max).exp_()
-        row_sum = prob.sum(dim=1, keepdim=True)
-        prob.div_(row_sum)
-        lse = (row_max + row_sum.log()).squeeze(1)
-        if inv_sin is not None:
-            lse = lse + 1.0 / temperature  # the constant _similarity_logits leaves out
-            prob = inv_sin.mul_(prob)
+        soft = _row_softmax(a, c, temperature, geodesic)
+        prob, lse = soft.weighted, soft.lse
+        if geodesic:
+            lse = lse + 1.0 / temperature  # the constant of the geodesic logits
         ctx.save_for_backward(a, c, prob)
         ctx.scale = 1.0 / (temperature * (math.pi if geodesic else 1.0))
         return lse
@@ -184,7 +217,7 @@ def nt_xent_views(
     (:func:`hyperssl.geometry.safe_arccos`).
 
     Computed as a max-shifted log-softmax (never exp of raw logits) with a hand-written backward:
-    one [N, N] matrix (two for the geodesic geometry) and one [N, N] x [N, D] product each way.
+    one [N, N] matrix (for either geometry) and one [N, N] x [N, D] product each way.
 
     views: V tensors [B, D] (any float dtype; computed in float32, float64 for float64 input,
     with autocast off) -> scalar loss.
