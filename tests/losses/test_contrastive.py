@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from hyperssl import ConfigError
-from hyperssl.losses import info_nce_queue, nt_xent, nt_xent_views
+from hyperssl.losses import contrastive, info_nce_queue, nt_xent, nt_xent_views
 
 GEOMETRIES = ("cosine", "geodesic")
 
@@ -246,3 +246,31 @@ def test_nt_xent_views_needs_two_views_of_the_same_shape():
         nt_xent_views([_rows(2, 3, 23)])
     with pytest.raises(ValueError, match="same shape"):
         nt_xent_views([_rows(2, 3, 23), _rows(3, 3, 24)])
+
+
+@pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
+def test_block_by_block_softmax_equals_the_whole_matrix_at_once(geometry, monkeypatch):
+    """Blocks of 5 rows (not dividing N, so the last block is short) give the one-block values
+    and gradients, for NT-Xent over 3 views (self-exclusion and positives per block) and for the
+    MoCo queue."""
+    generator = torch.Generator().manual_seed(0)
+    views = [torch.randn(7, 6, generator=generator, dtype=torch.float64) for _ in range(3)]
+    q, k = (torch.randn(7, 6, generator=generator, dtype=torch.float64) for _ in range(2))
+    queue = F.normalize(torch.randn(11, 6, generator=generator, dtype=torch.float64), dim=1)
+
+    def values_and_grads():
+        inputs = [view.clone().requires_grad_() for view in views]
+        query = q.clone().requires_grad_()
+        losses = [
+            contrastive.nt_xent_views(inputs, 0.3, geometry),
+            contrastive.info_nce_queue(query, k, queue, 0.3, geometry),
+        ]
+        sum(losses).backward()
+        return [loss.detach() for loss in losses], [t.grad for t in [*inputs, query]]
+
+    whole_losses, whole_grads = values_and_grads()
+    monkeypatch.setattr(contrastive, "BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(contrastive, "MIN_BLOCK_ROWS", 5)
+    block_losses, block_grads = values_and_grads()
+    for block, whole in zip(block_losses + block_grads, whole_losses + whole_grads, strict=True):
+        torch.testing.assert_close(block, whole, rtol=1e-12, atol=1e-12)

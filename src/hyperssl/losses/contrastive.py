@@ -54,9 +54,12 @@ def _arccos(cos: Tensor) -> Tensor:
     return torch.acos(cos)
 
 
-# Rows per block: blocks of about this many [rows, K] elements keep the temporaries of the
-# softmax in cache; only the result of the whole [B, K] is ever allocated.
+# Rows per block: blocks of about BLOCK_ELEMENTS [rows, K] elements keep the temporaries of the
+# softmax in cache (only the result, [B, K], is allocated whole), but never fewer than
+# MIN_BLOCK_ROWS rows: each block's product reads all K columns (a MoCo queue of 65536 keys is
+# 64 MiB), so thinner blocks make the products memory-bound.
 BLOCK_ELEMENTS = 1 << 18
+MIN_BLOCK_ROWS = 128
 
 
 class RowSoftmax(NamedTuple):
@@ -91,7 +94,7 @@ def _row_softmax(
     positive_logits = a.new_empty(positives.shape) if positives is not None else None
     positive_weight = a.new_empty(positives.shape) if positives is not None and geodesic else None
     eps = torch.finfo(a.dtype).eps
-    step = max(1, BLOCK_ELEMENTS // max(columns, 1))
+    step = max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // max(columns, 1))
     for start in range(0, rows, step):
         block = slice(start, min(start + step, rows))
         out = weighted[block]
