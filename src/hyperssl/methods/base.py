@@ -145,27 +145,24 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.nan_guard.observe(terms, self.global_step)
         if self._nan_check_each_step:
             self._stop_if_not_finite()
-        loss = sum(head.weight * terms[head.name] for head in self.heads)
+        objective = sum(head.weight * terms[head.name] for head in self.heads)
         self.after_step(out)
         labels = labels.repeat(len(views))
-        self.logs_this_step = self._trainer is None or is_logging_step(self.trainer, batch_idx)
-        if self.logs_this_step:
-            metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
-            metrics["train/loss"] = loss.detach()
-            if local.logits is not None:
-                metrics["train/acc1"] = top_k_accuracy(local.logits.detach(), labels, 1)
-        else:
-            metrics = None
+        probe_logits = probe_loss = None
         if self.online_probe:
             probe_logits = self.classifier(torch.cat(local.feats).detach())
             probe_loss = labelled_cross_entropy(probe_logits, labels)
-            loss = loss + probe_loss
-            if metrics is not None:
+        self.logs_this_step = self._trainer is None or is_logging_step(self.trainer, batch_idx)
+        if self.logs_this_step:
+            metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
+            metrics["train/loss"] = objective.detach()
+            if local.logits is not None:
+                metrics["train/acc1"] = top_k_accuracy(local.logits.detach(), labels, 1)
+            if probe_loss is not None:
                 metrics["train/probe_loss"] = probe_loss.detach()
                 metrics["train/probe_acc1"] = top_k_accuracy(probe_logits, labels, 1)
-        if metrics is not None:
             self.log_dict(metrics, on_step=True, on_epoch=False)
-        return loss
+        return objective if probe_loss is None else objective + probe_loss
 
     def _stop_if_not_finite(self) -> None:
         """``nan_guard=step``: stop before a NaN/inf reaches the weights, saving the current (last
