@@ -20,3 +20,9 @@ class ConfigError(ValueError):
 
 class NonFiniteLossError(RuntimeError):
     """A loss head produced NaN or inf; the message names the step and the head."""
+
+
+def require(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Raise :class:`ConfigError` ``<key>: got <value>; allowed: <allowed>`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(key, f"got {value!r}", allowed)
