@@ -9,8 +9,9 @@ Every row times one call of the loss and its backward with
 ``--rounds`` interleaved rounds (other processes only ever add time, so on a shared machine the
 minimum is the stable statistic; ``--stat median`` takes each round's median instead).
 "x matmul" divides it by the time of the product of the stacked embeddings with their
-transpose, the unavoidable core of NT-Xent. The MHE row is the energy of every conv layer of a
-torchvision ResNet-18 (independent of B).
+transpose, the unavoidable core of NT-Xent. NT-Xent, the MoCo queue and BYOL run for every
+registered geometry, by name as the methods pass it; the last rows compare each with the cosine.
+The MHE row is the energy of every conv layer of a torchvision ResNet-18 (independent of B).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torchvision
 from torch import nn
 from torch.utils.benchmark import Timer
 
+from hyperssl.geometries import GEOMETRIES
 from hyperssl.losses import (
     align_loss,
     byol_loss,
@@ -55,17 +57,16 @@ def _cases(batch: int, dim: int, queue_size: int, device: torch.device) -> dict[
     logits = leaf(batch, 100)
     resnet = torchvision.models.resnet18().to(device)
     mhe = MHE(resnet, layer_filter=lambda _, module: isinstance(module, nn.Conv2d))
-    return {
-        "nt_xent cosine": lambda: nt_xent(z1, z2, 0.2, "cosine").backward(),
-        "nt_xent geodesic": lambda: nt_xent(z1, z2, 0.2, "geodesic").backward(),
-        f"info_nce_queue cosine K={queue_size}": lambda: info_nce_queue(
-            z1, z2, queue, 0.2, "cosine"
-        ).backward(),
-        f"info_nce_queue geodesic K={queue_size}": lambda: info_nce_queue(
-            z1, z2, queue, 0.2, "geodesic"
-        ).backward(),
-        "byol cosine": lambda: byol_loss(p, target, "cosine").backward(),
-        "byol geodesic": lambda: byol_loss(p, target, "geodesic").backward(),
+    cases: dict[str, Callable] = {}
+    for name in GEOMETRIES.names():
+        cases[f"nt_xent {name}"] = lambda g=name: nt_xent(z1, z2, 0.2, g).backward()
+    for name in GEOMETRIES.names():
+        cases[f"info_nce_queue {name} K={queue_size}"] = lambda g=name: info_nce_queue(
+            z1, z2, queue, 0.2, g
+        ).backward()
+    for name in GEOMETRIES.names():
+        cases[f"byol {name}"] = lambda g=name: byol_loss(p, target, g).backward()
+    return cases | {
         "align": lambda: align_loss(unit, target).backward(),
         "uniform": lambda: uniform_loss(unit).backward(),
         "mhe_embedding_energy": lambda: mhe_embedding_energy(unit).backward(),
@@ -108,8 +109,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'loss (forward + backward)':<34}{'ms':>10}{'x matmul':>10}")
         for name, seconds in times.items():
             print(f"{name:<34}{seconds * 1e3:>10.3f}{seconds / matmul:>10.2f}")
-        ratio = times["nt_xent geodesic"] / times["nt_xent cosine"]
-        print(f"{'geodesic / cosine nt_xent':<34}{'':>10}{ratio:>10.2f}")
+        others = [name for name in GEOMETRIES.names() if name != "cosine"]
+        for loss, suffix in (("nt_xent", ""), ("info_nce_queue", f" K={args.queue_size}")):
+            for name in others:
+                ratio = times[f"{loss} {name}{suffix}"] / times[f"{loss} cosine{suffix}"]
+                print(f"{f'{name} / cosine {loss}':<34}{'':>10}{ratio:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,20 @@ import torch
 import torch.nn.functional as F
 
 from hyperssl import ConfigError
+from hyperssl.geometries import GEOMETRIES, create_geometry
 from hyperssl.geometry import (
-    GEOMETRIES,
+    cosine_to_similarity,
     paired_similarity,
     safe_arccos,
     similarity,
 )
+
+# s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16).
+FORMULAS = {
+    "cosine": lambda c: c,
+    "geodesic": lambda c: 1.0 - math.acos(max(-1.0, min(1.0, c))) / math.pi,
+    "tvmf": lambda c: (1 + c) / (1 + 16 * (1 - c)) - 1,
+}
 
 
 def _unit_rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -22,18 +30,11 @@ def _unit_rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) ->
 
 def _loop_similarity(x: torch.Tensor, y: torch.Tensor, geometry: str) -> list[list[float]]:
     rows, cols = x.double().tolist(), y.double().tolist()
-    out = []
-    for a in rows:
-        out.append([])
-        for b in cols:
-            cos = sum(p * q for p, q in zip(a, b, strict=True))
-            if geometry == "geodesic":
-                cos = 1.0 - math.acos(max(-1.0, min(1.0, cos))) / math.pi
-            out[-1].append(cos)
-    return out
+    formula = FORMULAS[geometry]
+    return [[formula(sum(p * q for p, q in zip(a, b, strict=True))) for b in cols] for a in rows]
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("n", "m", "d"), [(1, 1, 2), (4, 3, 5), (7, 7, 3)])
 def test_similarity_matches_loop_over_pairs(geometry, dtype, n, m, d):
@@ -43,7 +44,7 @@ def test_similarity_matches_loop_over_pairs(geometry, dtype, n, m, d):
     torch.testing.assert_close(similarity(x, y, geometry).double(), expected, atol=tol, rtol=0)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 def test_paired_similarity_is_the_diagonal_of_the_loop(geometry):
     x, y = _unit_rows(5, 4, 2), _unit_rows(5, 4, 3)
     loop = _loop_similarity(x, y, geometry)
@@ -56,8 +57,30 @@ def test_unknown_geometry_raises_config_error_naming_key_and_allowed():
     with pytest.raises(ConfigError) as info:
         similarity(x, x, "hyperbolic")
     assert info.value.key == "geometry"
-    assert info.value.allowed == "cosine, geodesic"
+    assert info.value.allowed == ", ".join(GEOMETRIES.names())
     assert "'hyperbolic'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [{"name": "tvmf", "kappa": 2.0}, create_geometry({"name": "tvmf", "kappa": 2.0})],
+    ids=["config", "object"],
+)
+def test_similarity_takes_a_config_or_a_geometry_object(geometry):
+    x, y = _unit_rows(3, 4, 7), _unit_rows(2, 4, 8)
+    cos = (x @ y.T).tolist()
+    expected = [[(1 + c) / (1 + 2 * (1 - c)) - 1 for c in row] for row in cos]
+    expected = torch.tensor(expected, dtype=torch.float64)
+    torch.testing.assert_close(similarity(x, y, geometry), expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("geometry", FORMULAS)
+def test_cosine_to_similarity_of_half_cosines_is_float32(geometry):
+    cos = torch.tensor([-0.5, 0.0, 0.75], dtype=torch.bfloat16)
+    got = cosine_to_similarity(cos, geometry)
+    assert got.dtype == torch.float32
+    expected = [FORMULAS[geometry](c) for c in cos.float().tolist()]
+    assert got.tolist() == pytest.approx(expected, abs=1e-6)
 
 
 def test_geodesic_similarity_of_orthogonal_and_antipodal_points():
@@ -104,7 +127,7 @@ def test_similarity_under_bfloat16_autocast_is_computed_in_float32():
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_similarity_grad_finite_for_duplicated_and_antipodal_rows(geometry):
     base = _unit_rows(3, 4, 6, torch.float32)
     x = torch.cat([base, base[:1], -base[:1]]).requires_grad_(True)

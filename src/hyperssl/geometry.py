@@ -1,36 +1,27 @@
-"""How two points on the unit hypersphere compare: cosine or geodesic similarity.
+"""How two points on the unit hypersphere compare: the functional API over the geometries.
 
-A *geometry* turns the cosine of the angle between two unit vectors into a similarity:
+A *geometry* turns the cosine of the angle between two unit vectors into a similarity; each is a
+registered :class:`hyperssl.geometries.Geometry` in a file of its own (``geometry=<name>``):
 
 - ``"cosine"``:   s(x, y) = cos θ = x·y                         (SimCLR, MoCo, BYOL)
 - ``"geodesic"``: s(x, y) = 1 - θ/π,  θ = arccos(x·y) ∈ [0, π]   (Koishekenov et al., "Geometric
-  Contrastive Learning", ICCV-W 2023: the geodesic distance θ on the sphere, mapped to [0, 1]
-  so that it can replace the cosine in the softmax of a contrastive loss)
+  Contrastive Learning", ICCV-W 2023)
+- ``"tvmf"``:     s(x, y) = (1 + cos θ)/(1 + κ(1 - cos θ)) - 1      (Kobayashi, CVPR 2021)
 
-Both are computed in float32 (float64 when the input is float64), with autocast disabled: the
-arccos of a half-precision cosine is useless near θ = 0, where float16 rounds 1 - 1e-4 to 1.
+``geometry=`` accepts a name, a config or a Geometry (:func:`hyperssl.geometries.create_geometry`).
+Similarities are computed in float32 (float64 when the input is float64), with autocast
+disabled: the arccos of a half-precision cosine is useless near θ = 0, where float16 rounds
+1 - 1e-4 to 1.
 """
 
 from __future__ import annotations
 
-import math
 from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor
 
-from hyperssl.errors import ConfigError
-
-GEOMETRIES: tuple[str, ...] = ("cosine", "geodesic")
-
-
-def check_geometry(geometry: str) -> str:
-    """Return ``geometry`` if it is one of :data:`GEOMETRIES`, else raise :class:`ConfigError`."""
-    if geometry not in GEOMETRIES:
-        raise ConfigError(
-            key="geometry", problem=f"unknown geometry {geometry!r}", allowed=", ".join(GEOMETRIES)
-        )
-    return geometry
+from hyperssl.geometries.base import GeometryLike, create_geometry
 
 
 def loss_dtype(*tensors: Tensor) -> torch.dtype:
@@ -66,41 +57,37 @@ def safe_arccos(cos: Tensor) -> Tensor:
         return torch.acos(c.clamp(-1.0 + eps, 1.0 - eps))
 
 
-def cosine_to_similarity(cos: Tensor, geometry: str) -> Tensor:
-    """Map cosines to the similarity of ``geometry``: cos θ, or 1 - θ/π (GCL).
+def cosine_to_similarity(cos: Tensor, geometry: GeometryLike) -> Tensor:
+    """Map cosines to the similarity of ``geometry`` (a name, a config or a Geometry).
 
     cos: [*] -> [*] in float32 (float64 for float64 input).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     with no_autocast(cos):
-        if geometry == "cosine":
-            return to_loss_dtype(cos)
-        return 1.0 - safe_arccos(cos) / math.pi
+        return geometry.similarity(to_loss_dtype(cos))
 
 
-def similarity(x: Tensor, y: Tensor, geometry: str = "cosine") -> Tensor:
-    """Pairwise similarity of row-normalized points: S_ij = s(x_i, y_j).
+def similarity(x: Tensor, y: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
+    """Pairwise similarity of row-normalized points: S_ij = s(x_i, y_j) = s(cos θ_ij).
 
     ``"cosine"``: S_ij = x_i·y_j = cos θ_ij. ``"geodesic"``: S_ij = 1 - θ_ij/π with
     θ_ij = arccos(x_i·y_j) (Koishekenov et al. 2023). Rows are *not* normalized here.
 
     x: [N, D], y: [M, D] -> S: [N, M], float32 (float64 if an input is float64).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     with no_autocast(x):
         dtype = loss_dtype(x, y)
-        cos = to_loss_dtype(x, dtype) @ to_loss_dtype(y, dtype).T
-        return cosine_to_similarity(cos, geometry)
+        return geometry.similarity(to_loss_dtype(x, dtype) @ to_loss_dtype(y, dtype).T)
 
 
-def paired_similarity(x: Tensor, y: Tensor, geometry: str = "cosine") -> Tensor:
+def paired_similarity(x: Tensor, y: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
     """Row-wise similarity of row-normalized points: s_i = s(x_i, y_i), the diagonal of
     :func:`similarity` without the [B, B] matrix.
 
     x: [B, D], y: [B, D] -> s: [B], float32 (float64 if an input is float64).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     with no_autocast(x):
         dtype = loss_dtype(x, y)
-        cos = (to_loss_dtype(x, dtype) * to_loss_dtype(y, dtype)).sum(dim=-1)
-        return cosine_to_similarity(cos, geometry)
+        return geometry.similarity((to_loss_dtype(x, dtype) * to_loss_dtype(y, dtype)).sum(dim=-1))

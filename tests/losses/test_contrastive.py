@@ -7,9 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from hyperssl import ConfigError
+from hyperssl.geometries import GEOMETRIES
 from hyperssl.losses import contrastive, info_nce_queue, nt_xent, nt_xent_views
 
-GEOMETRIES = ("cosine", "geodesic")
+# s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16).
+FORMULAS = {
+    "cosine": lambda c: c,
+    "geodesic": lambda c: 1.0 - math.acos(max(-1.0, min(1.0, c))) / math.pi,
+    "tvmf": lambda c: (1 + c) / (1 + 16 * (1 - c)) - 1,
+}
 
 
 def _rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -23,10 +29,7 @@ def _unit(v: list[float]) -> list[float]:
 
 
 def _sim(a: list[float], b: list[float], geometry: str) -> float:
-    cos = sum(p * q for p, q in zip(a, b, strict=True))
-    if geometry == "cosine":
-        return cos
-    return 1.0 - math.acos(max(-1.0, min(1.0, cos))) / math.pi
+    return FORMULAS[geometry](sum(p * q for p, q in zip(a, b, strict=True)))
 
 
 def _loop_nt_xent(views: list[torch.Tensor], temperature: float, geometry: str) -> float:
@@ -59,7 +62,7 @@ def _loop_info_nce(q, k, queue, temperature: float, geometry: str) -> float:
     return total / q.shape[0]
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("batch", "dim", "temperature"), [(1, 3, 0.5), (4, 5, 0.2), (6, 2, 0.1)])
 def test_nt_xent_two_views_matches_simclr_loop(geometry, dtype, batch, dim, temperature):
@@ -69,7 +72,7 @@ def test_nt_xent_two_views_matches_simclr_loop(geometry, dtype, batch, dim, temp
     assert nt_xent(z1, z2, temperature, geometry).item() == pytest.approx(expected, abs=tol)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_nt_xent_four_views_matches_supcon_loop(geometry, dtype):
     views = [_rows(3, 4, seed, dtype) for seed in range(4)]
@@ -78,7 +81,7 @@ def test_nt_xent_four_views_matches_supcon_loop(geometry, dtype):
     assert nt_xent_views(views, 0.3, geometry).item() == pytest.approx(expected, abs=tol)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 def test_nt_xent_and_info_nce_queue_match_loops_at_temperature_0_01(geometry):
     z1, z2, queue = _rows(4, 3, 28), _rows(4, 3, 29), F.normalize(_rows(6, 3, 30), dim=1)
     expected = _loop_nt_xent([z1, z2], 0.01, geometry)
@@ -112,14 +115,14 @@ def test_nt_xent_is_nt_xent_views_of_the_two_views():
     assert nt_xent(z1, z2, 0.2).item() == nt_xent_views([z1, z2], 0.2).item()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 @pytest.mark.parametrize("num_views", [2, 3])
 def test_nt_xent_backward_passes_gradcheck(geometry, num_views):
     views = [_rows(4, 3, seed).requires_grad_(True) for seed in range(num_views)]
     assert torch.autograd.gradcheck(lambda *v: nt_xent_views(v, 0.3, geometry), tuple(views))
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_nt_xent_grad_finite_for_identical_views_and_duplicated_samples(geometry):
     base = _rows(3, 4, 4, torch.float32)
     z1 = torch.cat([base, base[:1]]).requires_grad_(True)  # sample 0 twice in the batch
@@ -128,7 +131,7 @@ def test_nt_xent_grad_finite_for_identical_views_and_duplicated_samples(geometry
     assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_nt_xent_grad_finite_for_antipodal_views(geometry):
     z1 = _rows(4, 3, 5, torch.float32).requires_grad_(True)
     z2 = (-z1.detach()).requires_grad_(True)
@@ -137,7 +140,7 @@ def test_nt_xent_grad_finite_for_antipodal_views(geometry):
     assert torch.isfinite(loss) and torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_nt_xent_of_half_inputs_is_float32_with_finite_grad(geometry, dtype):
     z1 = _rows(4, 8, 6, dtype).requires_grad_(True)
@@ -149,7 +152,7 @@ def test_nt_xent_of_half_inputs_is_float32_with_finite_grad(geometry, dtype):
     assert z1.grad.dtype == dtype and torch.isfinite(z1.grad.float()).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_nt_xent_under_bfloat16_autocast_is_float32_with_finite_grad(geometry):
     projector = torch.nn.Linear(8, 6)
     x1, x2 = _rows(5, 8, 8, torch.float32), _rows(5, 8, 9, torch.float32)
@@ -189,7 +192,7 @@ def test_geodesic_nt_xent_at_t_equals_cosine_nt_xent_at_pi_t_up_to_cubic_order()
     assert differences[0] / differences[1] == pytest.approx(8.0, rel=0.15)  # halving δ: /8
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", FORMULAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("batch", "size", "dim"), [(1, 1, 3), (3, 5, 4)])
 def test_info_nce_queue_matches_moco_loop(geometry, dtype, batch, size, dim):
@@ -200,7 +203,7 @@ def test_info_nce_queue_matches_moco_loop(geometry, dtype, batch, size, dim):
     assert info_nce_queue(q, k, queue, 0.2, geometry).item() == pytest.approx(expected, abs=tol)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_info_nce_queue_backward_passes_gradcheck(geometry):
     q, k = _rows(3, 4, 25).requires_grad_(True), _rows(3, 4, 26)
     queue = F.normalize(_rows(5, 4, 27), dim=1).requires_grad_(True)
@@ -216,7 +219,7 @@ def test_info_nce_queue_treats_keys_as_constants():
     assert k.grad is None and torch.isfinite(q.grad).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_info_nce_queue_grad_finite_when_key_and_queue_repeat_or_oppose_the_query(geometry):
     q = F.normalize(_rows(3, 4, 18, torch.float32), dim=1).requires_grad_(True)
     queue = torch.cat([q.detach(), -q.detach()])
@@ -248,7 +251,7 @@ def test_nt_xent_views_needs_two_views_of_the_same_shape():
         nt_xent_views([_rows(2, 3, 23), _rows(3, 3, 24)])
 
 
-@pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_block_by_block_softmax_equals_the_whole_matrix_at_once(geometry, monkeypatch):
     """Blocks of 5 rows (not dividing N, so the last block is short) give the one-block values
     and gradients, for NT-Xent over 3 views (self-exclusion and positives per block) and for the

@@ -6,9 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hyperssl.geometries import GEOMETRIES
 from hyperssl.losses import byol_loss
 
-GEOMETRIES = ("cosine", "geodesic")
+# BYOL's squared distance of each geometry as a function of cos θ (t-vMF at its default κ = 16).
+SQUARED_DISTANCES = {
+    "cosine": lambda c: 2 - 2 * c,
+    "geodesic": lambda c: math.acos(c) ** 2,
+    "tvmf": lambda c: 2 - 2 * ((1 + c) / (1 + 16 * (1 - c)) - 1),
+}
 
 
 def _rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -21,11 +27,11 @@ def _loop_byol(p: torch.Tensor, z: torch.Tensor, geometry: str) -> float:
     for a, b in zip(p.tolist(), z.tolist(), strict=True):
         cos = sum(x * y for x, y in zip(a, b, strict=True))
         cos /= math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-        total += 2 - 2 * cos if geometry == "cosine" else math.acos(cos) ** 2
+        total += SQUARED_DISTANCES[geometry](cos)
     return total / p.shape[0]
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", SQUARED_DISTANCES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize(("batch", "dim"), [(1, 2), (5, 7)])
 def test_byol_loss_matches_loop(geometry, dtype, batch, dim):
@@ -34,7 +40,7 @@ def test_byol_loss_matches_loop(geometry, dtype, batch, dim):
     assert byol_loss(p, z, geometry).item() == pytest.approx(_loop_byol(p, z, geometry), abs=tol)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_minimising_byol_loss_over_p_drives_cos_to_one(geometry):
     """The GCL fork's geodesic variant, (2/π) cos θ, would drive cos θ to -1 here."""
     z = _rows(4, 3, 2, torch.float32)
@@ -68,7 +74,7 @@ def test_byol_loss_leaves_the_target_gradient_to_the_caller():
     assert z.grad is not None and z.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_byol_loss_grad_finite_for_identical_and_antipodal_pairs(geometry, sign):
     z = _rows(3, 4, 8, torch.float32)
@@ -77,7 +83,7 @@ def test_byol_loss_grad_finite_for_identical_and_antipodal_pairs(geometry, sign)
     assert torch.isfinite(p.grad).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_byol_loss_of_half_inputs_is_float32_with_finite_grad(geometry, dtype):
     p = _rows(4, 8, 9, dtype).requires_grad_(True)
@@ -87,7 +93,7 @@ def test_byol_loss_of_half_inputs_is_float32_with_finite_grad(geometry, dtype):
     assert loss.dtype == torch.float32 and torch.isfinite(p.grad.float()).all()
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_byol_loss_under_bfloat16_autocast_is_float32(geometry):
     predictor = torch.nn.Linear(6, 4)
     x, z = _rows(5, 6, 11, torch.float32), _rows(5, 4, 12, torch.float32)

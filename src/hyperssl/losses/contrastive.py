@@ -1,8 +1,10 @@
 """Contrastive objectives: SimCLR's NT-Xent (two or more views), MoCo's InfoNCE with a queue
 (MoCo v2) and with in-batch keys (MoCo v3).
 
-All take ``geometry=``: the logits are similarity / temperature with the similarity of
-:mod:`hyperssl.geometry` (cosine, or the geodesic 1 - θ/π of Geometric Contrastive Learning).
+All take ``geometry=`` (a name, a config or a :class:`hyperssl.geometries.Geometry`): the logits
+are similarity / temperature with the similarity s(cos θ) of the geometry (the cosine, the
+geodesic 1 - θ/π of Geometric Contrastive Learning, t-vMF, ...). The hand-written kernels ask the
+geometry for its logits and for ds/dcos, so they work for every registered geometry.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from hyperssl.geometries import Geometry, GeometryLike, create_geometry
 from hyperssl.geometry import (
-    check_geometry,
     loss_dtype,
     no_autocast,
     paired_similarity,
@@ -38,22 +39,6 @@ def _positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
     return ((view[:, None] + shift[None, :]) % num_views) * batch + sample[:, None]
 
 
-def _arccos(cos: Tensor) -> Tensor:
-    """arccos of a tensor that needs no gradient, into a new tensor.
-
-    On CPU this calls NumPy's SIMD arccos on the tensor's memory, which is ~5x faster than ATen's
-    acos kernel per thread (512 x 512 float32 on one AVX-512 core: 0.074 ms against 0.37 ms;
-    2048 x 2048 on two: 2.0 ms against 6.6 ms; same values to 5e-7). That is what keeps the
-    geodesic NT-Xent within 1.2x of the cosine one on CPU. The NumPy ufunc is single-threaded
-    and ATen's kernel is not, so from 8 intra-op threads on ATen's is used.
-    """
-    if cos.device.type == "cpu" and torch.get_num_threads() < 8:
-        out = torch.empty_like(cos)
-        np.arccos(cos.numpy(), out=out.numpy())
-        return out
-    return torch.acos(cos)
-
-
 # Rows per block: blocks of about BLOCK_ELEMENTS [rows, K] elements keep the temporaries of the
 # softmax in cache (only the result, [B, K], is allocated whole), but never fewer than
 # MIN_BLOCK_ROWS rows: each block's product reads all K columns (a MoCo queue of 65536 keys is
@@ -65,60 +50,62 @@ MIN_BLOCK_ROWS = 128
 class RowSoftmax(NamedTuple):
     """What the contrastive losses need of the row softmax of their logits."""
 
-    weighted: Tensor  # [B, K] P ∘ W: the softmax P times W = (πT or T)·dℓ/dcos (1 for cosine)
-    lse: Tensor  # [B] log Σ_j exp ℓ_ij (for the geodesic geometry, up to the constant 1/T)
+    weighted: Tensor  # [B, K] P ∘ W: the softmax P times W = (ds/dcos)/k (1 for the cosine)
+    lse: Tensor  # [B] log Σ_j exp ℓ_ij, without the geometry's offset/T
     positive_logits: Tensor | None  # [B, P] ℓ at the given positive columns
-    positive_weight: Tensor | None  # [B, P] W at the positive columns (geodesic only)
+    positive_weight: Tensor | None  # [B, P] W at the positive columns (None if W is constant)
 
 
 def _row_softmax(
     a: Tensor,
     c: Tensor,
     temperature: float,
-    geodesic: bool,
+    geometry: Geometry,
     exclude_self: bool = False,
     positives: Tensor | None = None,
 ) -> RowSoftmax:
-    """The row softmax P of the logits ℓ_ij = s(a_i, c_j)/T over a [B, K] similarity matrix.
+    """The row softmax P of the logits ℓ_ij = (s(a_i·c_j) - o)/T over a [B, K] similarity matrix.
 
-    cosine: ℓ = cos θ/T. geodesic: ℓ = -θ/(πT), which is (1 - θ/π)/T minus 1/T, with θ under the
-    clamp of :func:`hyperssl.geometry.safe_arccos`; dℓ/dcos = W/(πT) with W = 1/sin θ =
-    (1 - cos²)^(-1/2). ``exclude_self`` sets ℓ_ii = -inf (a and c the same rows).
+    o is the geometry's ``offset`` (the softmax ignores it; cosine: 0, geodesic: 1, so that
+    ℓ = -θ/(πT)), and the cosines are under the geometry's clamp (:meth:`Geometry.clamp_`).
+    dℓ/dcos = k·W/T with k the geometry's ``derivative_scale`` and W its ``derivative`` (geodesic:
+    k = 1/π, W = 1/sin θ = (1 - cos²)^(-1/2); cosine: k = 1 and no W at all).
+    ``exclude_self`` sets ℓ_ii = -inf (a and c the same rows).
 
-    Computed block of rows by block (max-shifted exp, never exp of raw logits): every temporary is
-    a block, and the one [B, K] allocation holds the result, P ∘ W, which backward needs.
+    Computed block of rows by block (max-shifted exp, never exp of raw logits) in the rows of the
+    result: the one [B, K] allocation holds the cosines, then the logits, then P ∘ W, which
+    backward needs; W is the only other temporary, a block.
     """
     rows, columns = a.shape[0], c.shape[0]
     weighted = a.new_empty(rows, columns)
     lse = a.new_empty(rows)
-    positive_logits = a.new_empty(positives.shape) if positives is not None else None
-    positive_weight = a.new_empty(positives.shape) if positives is not None and geodesic else None
-    eps = torch.finfo(a.dtype).eps
+    positive_logits: list[Tensor] = []
+    positive_weights: list[Tensor] = []
     step = max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // max(columns, 1))
     for start in range(0, rows, step):
         block = slice(start, min(start + step, rows))
-        out = weighted[block]
-        if geodesic:
-            cos = torch.mm(a[block], c.T).clamp_(-1.0 + eps, 1.0 - eps)
-            logits = _arccos(cos).mul_(-1.0 / (math.pi * temperature))
-            inv_sin = torch.addcmul(cos.new_ones(()), cos, cos, value=-1.0, out=cos).rsqrt_()
-        else:
-            logits = torch.mm(a[block], c.T, out=out).mul_(1.0 / temperature)
+        cos = geometry.clamp_(torch.mm(a[block], c.T, out=weighted[block]))
+        weight = geometry.derivative(cos)
+        logits = geometry.logits_(cos, 1.0 / temperature)
         if exclude_self:
             logits[:, block].fill_diagonal_(-math.inf)
         if positives is not None:
-            positive_logits[block] = logits.gather(1, positives[block])
-            if geodesic:
-                positive_weight[block] = inv_sin.gather(1, positives[block])
+            positive_logits.append(logits.gather(1, positives[block]))
+            if weight is not None:
+                positive_weights.append(weight.gather(1, positives[block]))
         row_max = logits.amax(dim=1, keepdim=True)
         prob = logits.sub_(row_max).exp_()
         row_sum = prob.sum(dim=1, keepdim=True)
         lse[block] = (row_max + row_sum.log()).squeeze(1)
-        if geodesic:
-            torch.mul(prob, inv_sin, out=out).div_(row_sum)
-        else:
-            out.div_(row_sum)
-    return RowSoftmax(weighted, lse, positive_logits, positive_weight)
+        if weight is not None:
+            prob.mul_(weight)
+        prob.div_(row_sum)
+    return RowSoftmax(
+        weighted,
+        lse,
+        torch.cat(positive_logits) if positive_logits else None,
+        torch.cat(positive_weights) if positive_weights else None,
+    )
 
 
 class _NTXent(torch.autograd.Function):
@@ -127,7 +114,7 @@ class _NTXent(torch.autograd.Function):
     Forward (:func:`_row_softmax`, block of rows by block): the row softmax P and
     loss_i = lse_i - mean_p ℓ_ip with lse_i = max_i + log(sum_i), from the positives' logits
     gathered first; this is log-softmax with one [N, N] allocation. With T the targets
-    (1/|P(i)| at the positives) and W = dlogits/dcos, dloss/dcos = (P - T) ∘ W / N and, as
+    (1/|P(i)| at the positives) and dℓ/dcos = k·W/τ, dloss/dcos = k (P - T) ∘ W / (Nτ) and, as
     cos = z zᵀ, dz = (G + Gᵀ) z. The one [N, N] matrix kept for backward is P ∘ W (P itself for
     the cosine); T ∘ W is sparse and symmetric, so its part of dz is a gather over the
     positives. Autograd on the same expression keeps the logits, a masked copy and a softmax,
@@ -136,15 +123,14 @@ class _NTXent(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, z: Tensor, num_views: int, temperature: float, geodesic: bool
+        ctx: FunctionCtx, z: Tensor, num_views: int, temperature: float, geometry: Geometry
     ) -> Tensor:
         n = z.shape[0]
         positives = _positive_index(n // num_views, num_views, z.device)
-        soft = _row_softmax(z, z, temperature, geodesic, exclude_self=True, positives=positives)
+        soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
         loss = (soft.lse[:, None] - soft.positive_logits).mean()
-        prob, positive_weight = soft.weighted, soft.positive_weight
-        ctx.save_for_backward(z, prob, positives, positive_weight)
-        ctx.scale = 1.0 / (n * temperature * (math.pi if geodesic else 1.0))
+        ctx.save_for_backward(z, soft.weighted, positives, soft.positive_weight)
+        ctx.scale = geometry.derivative_scale / (n * temperature)
         return loss
 
     @staticmethod
@@ -175,15 +161,12 @@ class _LogSumExpSimilarity(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, a: Tensor, c: Tensor, temperature: float, geodesic: bool
+        ctx: FunctionCtx, a: Tensor, c: Tensor, temperature: float, geometry: Geometry
     ) -> Tensor:
-        soft = _row_softmax(a, c, temperature, geodesic)
-        prob, lse = soft.weighted, soft.lse
-        if geodesic:
-            lse = lse + 1.0 / temperature  # the constant of the geodesic logits
-        ctx.save_for_backward(a, c, prob)
-        ctx.scale = 1.0 / (temperature * (math.pi if geodesic else 1.0))
-        return lse
+        soft = _row_softmax(a, c, temperature, geometry)
+        ctx.save_for_backward(a, c, soft.weighted)
+        ctx.scale = geometry.derivative_scale / temperature
+        return soft.lse + geometry.offset / temperature
 
     @staticmethod
     @once_differentiable
@@ -192,7 +175,7 @@ class _LogSumExpSimilarity(torch.autograd.Function):
     ) -> tuple[Tensor | None, Tensor | None, None, None]:
         a, c, prob = ctx.saved_tensors
         with no_autocast(a):
-            # dlse_i/dcos_ij = P_ij W_ij; the row factor grad_i commutes with the products.
+            # dlse_i/dcos_ij = k P_ij W_ij / T; the row factor grad_i commutes with the products.
             row = (grad.to(a.dtype) * ctx.scale)[:, None]
             grad_a = (prob @ c).mul_(row) if ctx.needs_input_grad[0] else None
             grad_c = prob.T @ (a * row) if ctx.needs_input_grad[1] else None
@@ -200,7 +183,7 @@ class _LogSumExpSimilarity(torch.autograd.Function):
 
 
 def nt_xent_views(
-    views: Sequence[Tensor], temperature: float = 0.2, geometry: str = "cosine"
+    views: Sequence[Tensor], temperature: float = 0.2, geometry: GeometryLike = "cosine"
 ) -> Tensor:
     r"""NT-Xent over V >= 2 views (SimCLR, Chen et al. ICML 2020, Eq. 1; multi-positive form of
     SupCon, Khosla et al. NeurIPS 2020, Eq. 2 with the views of one image as its class).
@@ -217,15 +200,15 @@ def nt_xent_views(
     probability (SupCon's L_in up to the constant log |P(i)|), which agrees only for V = 2.
     For the geodesic geometry ℓ_ij = (1 - θ_ij/π)/τ (Koishekenov et al., ICCV-W 2023), with θ
     clamped so that duplicated or antipodal rows have finite gradients
-    (:func:`hyperssl.geometry.safe_arccos`).
+    (:meth:`hyperssl.geometries.Geometry.clamp_`, :func:`hyperssl.geometry.safe_arccos`).
 
     Computed as a max-shifted log-softmax (never exp of raw logits) with a hand-written backward:
-    one [N, N] matrix (for either geometry) and one [N, N] x [N, D] product each way.
+    one [N, N] matrix (for every geometry) and one [N, N] x [N, D] product each way.
 
     views: V tensors [B, D] (any float dtype; computed in float32, float64 for float64 input,
     with autocast off) -> scalar loss.
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     if len(views) < 2:
         raise ValueError(f"nt_xent needs at least 2 views, got {len(views)}")
     shape = views[0].shape
@@ -236,10 +219,12 @@ def nt_xent_views(
     with no_autocast(views[0]):
         dtype = loss_dtype(*views)
         z = F.normalize(torch.cat([to_loss_dtype(view, dtype) for view in views]), dim=1)
-        return _NTXent.apply(z, len(views), float(temperature), geometry == "geodesic")
+        return _NTXent.apply(z, len(views), float(temperature), geometry)
 
 
-def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.2, geometry: str = "cosine") -> Tensor:
+def nt_xent(
+    z1: Tensor, z2: Tensor, temperature: float = 0.2, geometry: GeometryLike = "cosine"
+) -> Tensor:
     """SimCLR's NT-Xent of two views (Chen et al. 2020, Eq. 1); ``nt_xent_views([z1, z2], ...)``.
 
     z1, z2: [B, D] projector outputs (normalized inside) -> scalar loss, mean over the 2B anchors.
@@ -248,7 +233,11 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.2, geometry: str = "c
 
 
 def info_nce_queue(
-    q: Tensor, k: Tensor, queue: Tensor, temperature: float = 0.2, geometry: str = "cosine"
+    q: Tensor,
+    k: Tensor,
+    queue: Tensor,
+    temperature: float = 0.2,
+    geometry: GeometryLike = "cosine",
 ) -> Tensor:
     r"""MoCo's InfoNCE with a queue of negatives (He et al. CVPR 2020, Eq. 1; MoCo v2).
 
@@ -264,7 +253,7 @@ def info_nce_queue(
 
     q: [B, D], k: [B, D], queue: [K, D] -> scalar loss (float32, float64 for float64 input).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     with no_autocast(q):
@@ -273,12 +262,14 @@ def info_nce_queue(
         k = F.normalize(to_loss_dtype(k.detach(), dtype), dim=1)
         positive = paired_similarity(q, k, geometry) / temperature
         negatives = _LogSumExpSimilarity.apply(
-            q, to_loss_dtype(queue, dtype), float(temperature), geometry == "geodesic"
+            q, to_loss_dtype(queue, dtype), float(temperature), geometry
         )
         return (torch.logaddexp(positive, negatives) - positive).mean()
 
 
-def info_nce(q: Tensor, k: Tensor, temperature: float = 0.2, geometry: str = "cosine") -> Tensor:
+def info_nce(
+    q: Tensor, k: Tensor, temperature: float = 0.2, geometry: GeometryLike = "cosine"
+) -> Tensor:
     r"""InfoNCE with in-batch keys (MoCo v3, Chen et al. ICCV 2021, Eq. 1 / Algorithm 1).
 
     With logits ℓ_ij = s(q̂_i, k̂_j)/τ over the B keys of the batch, the positive of q_i is k_i:
@@ -290,7 +281,7 @@ def info_nce(q: Tensor, k: Tensor, temperature: float = 0.2, geometry: str = "co
 
     q: [B, D], k: [B, D] -> scalar loss (float32, float64 for float64 input).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     with no_autocast(q):

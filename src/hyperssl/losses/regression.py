@@ -5,13 +5,15 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from hyperssl.geometry import check_geometry, loss_dtype, no_autocast, safe_arccos, to_loss_dtype
+from hyperssl.geometries import GeometryLike, create_geometry
+from hyperssl.geometry import loss_dtype, no_autocast, to_loss_dtype
 
 
-def byol_loss(p: Tensor, z: Tensor, geometry: str = "cosine") -> Tensor:
+def byol_loss(p: Tensor, z: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
     r"""BYOL's regression loss between predictions and targets (Grill et al. NeurIPS 2020, Eq. 2).
 
-    With p̂_i, ẑ_i the L2-normalized rows and θ_i their angle:
+    With p̂_i, ẑ_i the L2-normalized rows and θ_i their angle, loss = (1/B) Σ_i d²(θ_i) with d²
+    the geometry's squared distance (:meth:`hyperssl.geometries.Geometry.squared_distance`):
 
     - ``"cosine"``:   loss = (1/B) Σ_i ||p̂_i - ẑ_i||² = (1/B) Σ_i (2 - 2 cos θ_i)
     - ``"geodesic"``: loss = (1/B) Σ_i θ_i², the squared geodesic distance, the geodesic analogue
@@ -29,12 +31,9 @@ def byol_loss(p: Tensor, z: Tensor, geometry: str = "cosine") -> Tensor:
 
     p: [B, D] predictor outputs, z: [B, D] targets -> scalar loss (float32, float64 for float64).
     """
-    check_geometry(geometry)
+    geometry = create_geometry(geometry)
     with no_autocast(p):
         dtype = loss_dtype(p, z)
         p = F.normalize(to_loss_dtype(p, dtype), dim=1)
         z = F.normalize(to_loss_dtype(z, dtype), dim=1)
-        cos = (p * z).sum(dim=1)
-        if geometry == "cosine":
-            return (2.0 - 2.0 * cos).mean()
-        return safe_arccos(cos).square().mean()
+        return geometry.squared_distance((p * z).sum(dim=1)).mean()
