@@ -9,7 +9,7 @@ from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from hyperssl import ConfigError
-from hyperssl.backbones import available_backbones, create_backbone
+from hyperssl.backbones import BACKBONES, create_backbone
 
 PAPER_BACKBONES = ["vgg11", "vgg16", "vgg19", "simple_fnn", "lenet5", "cnn9"]
 # torchvision's VGG configurations A, D, E: conv widths, "M" = 2x2 max-pool.
@@ -46,7 +46,7 @@ def vgg_count(cfg: list, scale: dict[int, int] | None = None) -> int:
 
 
 def test_paper_backbones_are_registered():
-    assert set(PAPER_BACKBONES) <= set(available_backbones())
+    assert set(PAPER_BACKBONES) <= set(BACKBONES.names())
 
 
 @pytest.mark.parametrize(
@@ -117,6 +117,13 @@ def test_vgg16_width_variant_keeps_its_depth():
 def test_vgg_bad_width_names_the_key(width):
     with pytest.raises(ConfigError) as error:
         create_backbone("vgg11", image_size=32, width=width)
+    assert error.value.key == "backbone.kwargs.width"
+
+
+@pytest.mark.parametrize("width", ["F", [16, 32, 0, 64]])
+def test_vgg_bad_width_is_rejected_by_the_schema_before_anything_is_built(width):
+    with pytest.raises(ConfigError) as error:
+        BACKBONES.validate("vgg16", {"kwargs": {"width": width}}, None, "backbone")
     assert error.value.key == "backbone.kwargs.width"
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from hyperssl import ConfigError
 from hyperssl.data.augment import MultiViewTransform, blur_kernel_size, eval_transform
 from hyperssl.data.datasets import build_dataset
+from hyperssl.data.registry import DATASETS
 from hyperssl.data.schema import (
     AugmentationConfig,
     ColorJitterConfig,
@@ -34,12 +35,11 @@ class _Root:
 
 
 def compose(data: str = "digits", augmentations: str = "digits", **data_overrides) -> _Root:
-    """Merge configs/data/<data>.yaml and configs/augmentations/<augmentations>.yaml onto the
-    schemas, as Hydra does, and resolve them to dataclasses."""
-    data_yaml = OmegaConf.merge(OmegaConf.load(CONFIGS / "data" / f"{data}.yaml"), data_overrides)
+    """Merge the registered data set's schema and configs/augmentations/<augmentations>.yaml onto
+    the schemas, as Hydra does, and resolve them to dataclasses."""
     merged = OmegaConf.merge(
         OmegaConf.structured(_Root),
-        {"data": data_yaml},
+        {"data": OmegaConf.merge(DATASETS.config_node(data), data_overrides)},
         {"augmentations": OmegaConf.load(CONFIGS / "augmentations" / f"{augmentations}.yaml")},
     )
     return OmegaConf.to_object(merged)
@@ -102,9 +102,7 @@ def test_digits_preset_never_flips_and_keeps_colour_jitter_to_brightness_contras
     assert (aug.color_jitter.saturation, aug.color_jitter.hue, aug.grayscale.prob) == (0, 0, 0)
 
 
-@pytest.mark.parametrize(
-    "name", ["digits", "cifar10", "cifar100", "stl10", "imagefolder", "folder"]
-)
+@pytest.mark.parametrize("name", DATASETS.names())
 def test_data_config_merges_onto_schema_and_validates_once_a_path_is_set(name):
     data = compose(name, "digits", train_path="/data").data
     validate_data_config(data)

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from hyperssl import ConfigError
 from hyperssl.data.augment import MultiViewTransform, eval_transform
+from hyperssl.data.registry import DATASETS
 from hyperssl.data.schema import (
     AugmentationConfig,
     DataConfig,
@@ -29,11 +30,11 @@ class _Root:
 
 
 def compose(data: str, augmentations: str) -> _Root:
-    """configs/data/<data>.yaml and configs/augmentations/<augmentations>.yaml merged onto the
-    schemas, as Hydra does, resolved to dataclasses."""
+    """The registered data set's schema and configs/augmentations/<augmentations>.yaml merged onto
+    the schemas, as Hydra does, resolved to dataclasses."""
     merged = OmegaConf.merge(
         OmegaConf.structured(_Root),
-        {"data": OmegaConf.load(CONFIGS / "data" / f"{data}.yaml")},
+        {"data": DATASETS.config_node(data)},
         {"augmentations": OmegaConf.load(CONFIGS / "augmentations" / f"{augmentations}.yaml")},
     )
     return OmegaConf.to_object(merged)

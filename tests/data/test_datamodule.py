@@ -129,7 +129,11 @@ def test_folder_has_unlabelled_training_and_no_validation(flat_folder_root):
 
 def test_imagefolder_validates_on_val_path(image_folder_root):
     module = datamodule(
-        "imagefolder", image_folder_root, val_path=str(image_folder_root), num_classes=2
+        "imagefolder",
+        image_folder_root,
+        val_path=str(image_folder_root),
+        num_classes=2,
+        image_size=32,
     )
     images, labels = next(iter(module.val_dataloader()))
     assert images.shape == (8, 3, 32, 32)
@@ -233,7 +237,9 @@ def test_workers_path_leaves_training_batches_to_the_loader(cifar10_root):
 
 def test_unknown_augment_on_names_the_key_and_the_choices():
     with pytest.raises(ConfigError) as error:
-        PretrainDataModule(DataConfig(augment_on="gpu"), [AugmentationConfig()], 8)
+        PretrainDataModule(
+            DataConfig(dataset="digits", augment_on="gpu"), [AugmentationConfig()], 8
+        )
     assert error.value.key == "data.augment_on"
     assert "'gpu'" in str(error.value) and "workers" in error.value.allowed
 

@@ -1,12 +1,20 @@
-"""Backbones: ``create_backbone(name, image_size, small_stem=None, **kwargs)``."""
+"""Backbones by name: ``create_backbone(name, image_size, small_stem=None, **kwargs)``, one
+registered module each (:mod:`hyperssl.backbones.registry`)."""
 
-# Imported for their @register_backbone side effect.
-from hyperssl.backbones import convnet, resnet, small_nets, timm_models, vgg  # noqa: F401
 from hyperssl.backbones.registry import (
+    BACKBONES,
+    BackboneConfig,
     available_backbones,
     create_backbone,
     register_backbone,
     wants_small_stem,
 )
 
-__all__ = ["available_backbones", "create_backbone", "register_backbone", "wants_small_stem"]
+__all__ = [
+    "BACKBONES",
+    "BackboneConfig",
+    "available_backbones",
+    "create_backbone",
+    "register_backbone",
+    "wants_small_stem",
+]

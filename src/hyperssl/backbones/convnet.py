@@ -1,8 +1,12 @@
 """A four-stage conv net that trains in seconds on CPU: the quickstart's backbone."""
 
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.backbones.registry import register_backbone
+from hyperssl.backbones.registry import BackboneConfig, register_backbone
+from hyperssl.errors import require
 
 
 class ConvNet4(nn.Module):
@@ -11,7 +15,7 @@ class ConvNet4(nn.Module):
     For 32x32 inputs the feature maps are 32, 16, 8, 4 pixels wide; ``num_features`` is 8w.
     """
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int) -> None:
         super().__init__()
         channels = [3, width, 2 * width, 4 * width, 8 * width]
         layers: list[nn.Module] = []
@@ -28,6 +32,24 @@ class ConvNet4(nn.Module):
         return self.features(images)
 
 
-@register_backbone("convnet4")
-def convnet4(image_size: int, small_stem: bool, width: int = 32) -> nn.Module:
+@dataclass
+class ConvNet4Kwargs:
+    width: int = 32  # channels of the first stage; 8 x width features
+
+
+@dataclass
+class ConvNet4Config(BackboneConfig):
+    """Four conv stages, 256 features at the default width: the quickstart backbone (seconds per
+    epoch on CPU)."""
+
+    kwargs: ConvNet4Kwargs = field(default_factory=ConvNet4Kwargs)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        width = self.kwargs.width
+        require(width >= 1, f"{key}.kwargs.width", width, "an integer >= 1")
+
+
+@register_backbone("convnet4", ConvNet4Config)
+def convnet4(image_size: int, small_stem: bool, width: int) -> nn.Module:
     return ConvNet4(width=width)

@@ -11,10 +11,11 @@ small-image stem rule does not apply; their input size is fixed by ``image_size`
 """
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from hyperssl.backbones.registry import register_backbone
+from hyperssl.backbones.registry import BackboneConfig, register_backbone
 from hyperssl.errors import ConfigError
 
 SIMPLE_FNN_WIDTHS = (500, 500, 2000)
@@ -27,7 +28,7 @@ CNN9_FC6_WIDTH = 256
 class SimpleFNN(nn.Module):
     """Flatten, then three Linear-ReLU layers: [B, C, S, S] -> [B, 2000]."""
 
-    def __init__(self, image_size: int, in_channels: int = 3) -> None:
+    def __init__(self, image_size: int, in_channels: int) -> None:
         super().__init__()
         layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
         width = in_channels * image_size * image_size
@@ -56,7 +57,7 @@ class LeNet5(nn.Module):
     For 32x32 inputs the last map is 16x5x5 (LeCun's layout); for 28x28 ones it is 16x4x4.
     """
 
-    def __init__(self, image_size: int, in_channels: int = 3) -> None:
+    def __init__(self, image_size: int, in_channels: int) -> None:
         super().__init__()
         side = _lenet5_map_size(image_size)
         if side < 1:
@@ -106,7 +107,7 @@ class CNN9(nn.Module):
     Layers are named ``stages.<stage>.<layer>.conv`` and ``fc6``.
     """
 
-    def __init__(self, image_size: int, in_channels: int = 3) -> None:
+    def __init__(self, image_size: int, in_channels: int) -> None:
         super().__init__()
         side = image_size // 2 ** len(CNN9_WIDTHS)
         if side < 1:
@@ -131,16 +132,30 @@ class CNN9(nn.Module):
         return self.fc6(self.stages(images)).flatten(1)
 
 
-@register_backbone("simple_fnn")
-def simple_fnn(image_size: int, small_stem: bool, in_channels: int = 3) -> nn.Module:
+@dataclass
+class SmallNetKwargs:
+    in_channels: int = 3  # 1 for grayscale inputs (the papers' MNIST networks)
+
+
+@dataclass
+class SmallNetConfig(BackboneConfig):
+    kwargs: SmallNetKwargs = field(default_factory=SmallNetKwargs)
+
+
+@register_backbone("simple_fnn", SmallNetConfig)
+def simple_fnn(image_size: int, small_stem: bool, in_channels: int) -> nn.Module:
+    """The spherization paper's SimpleFNN (784-500-500-2000; input size from the image size)."""
     return SimpleFNN(image_size, in_channels)
 
 
-@register_backbone("lenet5")
-def lenet5(image_size: int, small_stem: bool, in_channels: int = 3) -> nn.Module:
+@register_backbone("lenet5", SmallNetConfig)
+def lenet5(image_size: int, small_stem: bool, in_channels: int) -> nn.Module:
+    """LeNet-5 (LeCun et al. 1998), 84 features; the spherization paper's MNIST CNN."""
     return LeNet5(image_size, in_channels)
 
 
-@register_backbone("cnn9")
-def cnn9(image_size: int, small_stem: bool, in_channels: int = 3) -> nn.Module:
+@register_backbone("cnn9", SmallNetConfig)
+def cnn9(image_size: int, small_stem: bool, in_channels: int) -> nn.Module:
+    """The MHE paper's CIFAR network: 3 stages of 3 conv-BN-ReLU (64/128/256) + fc6 (256
+    features)."""
     return CNN9(image_size, in_channels)

@@ -1,17 +1,31 @@
 """The small-image stem shared by the ResNet-style backbones of torchvision and timm."""
 
+import warnings
+
 from torch import nn
 
 
-def use_small_image_stem(model: nn.Module) -> bool:
+class KeptStemWarning(UserWarning):
+    """A model asked for the small-image stem has no ``conv1`` to swap: it keeps its own stem."""
+
+
+def use_small_image_stem(model: nn.Module, name: str) -> None:
     """Swap a stride-2 ``conv1`` for a 3x3 stride-1 conv and drop ``maxpool``, in place.
 
-    Returns False when the model has no ``conv1`` convolution to swap (e.g. a ViT), so the caller
-    can tell the user. The new conv keeps the old one's output channels and bias setting.
+    The new conv keeps the old one's output channels and bias setting. A model without a
+    ``conv1`` convolution (a ViT, a ConvNeXt's patchify stem, a ResNet-D's deep stem) keeps its
+    own stem, which may shrink small images as much as 224-pixel ones: a :class:`KeptStemWarning`
+    naming ``name`` says so (once per model name, Python's default warning filter).
     """
     conv1 = getattr(model, "conv1", None)
     if not isinstance(conv1, nn.Conv2d):
-        return False
+        warnings.warn(
+            f"backbone {name!r} has no conv1 convolution to swap for the small-image stem: it "
+            "keeps its own stem, sized for large images (backbone.small_stem=false silences this)",
+            KeptStemWarning,
+            stacklevel=2,
+        )
+        return
     model.conv1 = nn.Conv2d(
         conv1.in_channels,
         conv1.out_channels,
@@ -22,4 +36,3 @@ def use_small_image_stem(model: nn.Module) -> bool:
     )
     if hasattr(model, "maxpool"):
         model.maxpool = nn.Identity()
-    return True

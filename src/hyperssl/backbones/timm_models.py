@@ -1,25 +1,44 @@
 """Any timm model by name (``backbone=timm backbone.model_name=<name>``), headless."""
 
+from dataclasses import dataclass
+from typing import Any
+
 import timm
+from omegaconf import DictConfig
 from torch import nn
 
-from hyperssl.backbones.registry import register_backbone
+from hyperssl.backbones.registry import BackboneConfig, register_backbone
 from hyperssl.backbones.stems import use_small_image_stem
 from hyperssl.errors import ConfigError
 
 
-@register_backbone("timm")
-def timm_model(
-    image_size: int, small_stem: bool, model_name: str | None = None, **kwargs
-) -> nn.Module:
+@dataclass
+class TimmConfig(BackboneConfig):
+    """``backbone=timm backbone.model_name=convnext_atto``; ``kwargs`` are any keyword arguments
+    of ``timm.create_model`` (free-form: each model has its own)."""
+
+    model_name: str | None = "resnet18"
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        """Unlike the other backbones, timm needs a model name: one timm knows."""
+        check_timm_model(self.model_name, f"{key}.model_name")
+
+
+def check_timm_model(model_name: str | None, key: str) -> None:
+    """ConfigError naming ``key`` unless ``model_name`` is one of ``timm.list_models()``."""
     if not model_name:
-        raise ConfigError("backbone.model_name", "is required for backbone=timm", "any timm name")
+        raise ConfigError(key, "is required for backbone=timm", "any timm name")
     if model_name not in timm.list_models():
-        raise ConfigError(
-            "backbone.model_name", f"unknown timm model {model_name!r}", "see timm.list_models()"
-        )
+        raise ConfigError(key, f"unknown timm model {model_name!r}", "see timm.list_models()")
+
+
+@register_backbone("timm", TimmConfig)
+def timm_model(
+    image_size: int, small_stem: bool, model_name: str | None = None, **kwargs: Any
+) -> nn.Module:
+    check_timm_model(model_name, "backbone.model_name")
     # Weights are never fetched at run time; pretrained weights come in through the checkpoint.
     model = timm.create_model(model_name, pretrained=False, num_classes=0, **kwargs)
     if small_stem:
-        use_small_image_stem(model)
+        use_small_image_stem(model, model_name)
     return model

@@ -9,10 +9,13 @@ CIFAR VGG (conv stack, then one linear classifier added by the method).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.backbones.registry import register_backbone
+from hyperssl.backbones.registry import BackboneConfig, register_backbone
 from hyperssl.errors import ConfigError
 
 # Convolutions in each of the five stages (torchvision's configurations A, D and E).
@@ -33,8 +36,11 @@ VGG_WIDTHS: dict[str, tuple[int, int, int, int]] = {
 NUM_POOLS = 5
 
 
-def parse_width(width: str | Sequence[int] | None) -> tuple[int, int, int, int]:
-    """The four stage widths from a letter (``"A"``..``"E"``), ``"16/32/64/128"`` or 4 ints."""
+def parse_width(
+    width: str | Sequence[int] | None, key: str = "backbone.kwargs.width"
+) -> tuple[int, int, int, int]:
+    """The four stage widths from a letter (``"A"``..``"E"``), ``"16/32/64/128"`` or 4 ints;
+    ConfigError naming ``key`` otherwise."""
     if width is None:
         return VGG_WIDTHS["C"]
     allowed = "A..E, 'w1/w2/w3/w4' or a list of 4 positive ints (default C = 64/128/256/512)"
@@ -49,7 +55,7 @@ def parse_width(width: str | Sequence[int] | None) -> tuple[int, int, int, int]:
     except (TypeError, ValueError):
         widths = ()
     if len(widths) != 4 or min(widths) < 1:
-        raise ConfigError("backbone.kwargs.width", f"got {width!r}", allowed)
+        raise ConfigError(key, f"got {width!r}", allowed)
     return widths
 
 
@@ -59,7 +65,7 @@ class VGG(nn.Module):
     ``num_features`` F is the width of the last stage (512 at the default widths).
     """
 
-    def __init__(self, depths: Sequence[int], widths: Sequence[int], in_channels: int = 3) -> None:
+    def __init__(self, depths: Sequence[int], widths: Sequence[int], in_channels: int) -> None:
         super().__init__()
         stage_widths = [*widths, widths[-1]]
         layers: list[nn.Module] = []
@@ -93,10 +99,7 @@ class VGG(nn.Module):
 
 
 def build_vgg(
-    name: str,
-    image_size: int,
-    width: str | Sequence[int] | None = None,
-    in_channels: int = 3,
+    name: str, image_size: int, width: str | Sequence[int] | None, in_channels: int
 ) -> VGG:
     if image_size < 2**NUM_POOLS:
         raise ConfigError(
@@ -108,17 +111,36 @@ def build_vgg(
     return VGG(VGG_DEPTHS[name], parse_width(width), in_channels)
 
 
+@dataclass
+class VGGKwargs:
+    # A letter A..E, "w1/w2/w3/w4" or 4 ints (None: C, VGG's own widths); see parse_width.
+    width: Any = None
+    in_channels: int = 3
+
+
+@dataclass
+class VGGConfig(BackboneConfig):
+    """VGG with BatchNorm, CIFAR-sized, headless (global pooled 512 features at the default
+    widths); ``kwargs.width`` scales it."""
+
+    kwargs: VGGKwargs = field(default_factory=VGGKwargs)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        parse_width(self.kwargs.width, f"{key}.kwargs.width")
+
+
 # small_stem does not apply: VGG has no strided stem, and 32x32 is its native CIFAR input.
-@register_backbone("vgg11")
-def vgg11(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+@register_backbone("vgg11", VGGConfig)
+def vgg11(image_size: int, small_stem: bool, **kwargs: Any) -> nn.Module:
     return build_vgg("vgg11", image_size, **kwargs)
 
 
-@register_backbone("vgg16")
-def vgg16(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+@register_backbone("vgg16", VGGConfig)
+def vgg16(image_size: int, small_stem: bool, **kwargs: Any) -> nn.Module:
     return build_vgg("vgg16", image_size, **kwargs)
 
 
-@register_backbone("vgg19")
-def vgg19(image_size: int, small_stem: bool, **kwargs) -> nn.Module:
+@register_backbone("vgg19", VGGConfig)
+def vgg19(image_size: int, small_stem: bool, **kwargs: Any) -> nn.Module:
     return build_vgg("vgg19", image_size, **kwargs)

@@ -32,19 +32,15 @@ from hyperssl.data.augment import MultiViewTransform, eval_transform
 from hyperssl.data.batched_augment import BatchedMultiViewTransform
 from hyperssl.data.datasets import build_dataset
 from hyperssl.data.in_memory import TensorImages
+from hyperssl.data.registry import DATASETS
 from hyperssl.data.sampler import EpochSeededShuffle
 from hyperssl.data.schema import (
-    IN_MEMORY_DATASETS,
     AugmentationConfig,
     DataConfig,
     validate_augmentations,
     validate_data_config,
 )
 from hyperssl.errors import ConfigError
-
-# Data sets whose val split lives under train_path when val_path is not given.
-_BUILTIN_VAL = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
-_DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
 
 
 class MultiViewDataset(Dataset):
@@ -113,7 +109,9 @@ class PretrainDataModule(pl.LightningDataModule):
     """Data for self-supervised pretraining, built from the ``data`` and ``augmentations`` configs.
 
     Data sets are built once, in ``setup``; with ``data.download`` they are fetched (and their MD5
-    sums checked) in ``prepare_data``, which Lightning runs on one process per node.
+    sums checked) in ``prepare_data``, which Lightning runs on one process per node. ``data``
+    (a DataConfig or a DictConfig with its keys) is validated and kept as its data set's schema
+    object, what it leaves MISSING filled with the data set's defaults.
     """
 
     def __init__(
@@ -124,19 +122,19 @@ class PretrainDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        validate_data_config(data)
+        data = validate_data_config(data)
         validate_augmentations(augmentations)
         if batch_size < 1:
             raise ConfigError("optimizer.batch_size", f"got {batch_size}", allowed="an int >= 1")
         self.data_config = data
+        self.source = DATASETS.get(data.dataset)
         self.batch_size = batch_size
         self.seed = seed
         # Kept on the batched path too: diagnostics callbacks augment single images with it.
         self.train_transform = MultiViewTransform(augmentations, data.mean, data.std)
         self.batch_transform = (
             BatchedMultiViewTransform(augmentations, data.mean, data.std)
-            if data.augment_on == "batch"
-            or (data.augment_on == "auto" and data.dataset in IN_MEMORY_DATASETS)
+            if data.augment_on == "batch" or (data.augment_on == "auto" and self.source.in_memory)
             else None
         )
         self.eval_transform = eval_transform(data.image_size, data.mean, data.std)
@@ -161,20 +159,12 @@ class PretrainDataModule(pl.LightningDataModule):
 
     @property
     def _pretrain_split(self) -> str:
-        data = self.data_config
-        return "train+unlabeled" if data.dataset == "stl10" and data.stl10_unlabeled else "train"
+        return self.source.pretrain_split(self.data_config)
 
     @property
     def _val_source(self) -> tuple[str | None, str] | None:
         """(root, config key) of the validation data, or None when there is none."""
-        data = self.data_config
-        if data.dataset == "digits":
-            return (None, "data.val_fraction") if data.val_fraction > 0 else None
-        if data.val_path:
-            return data.val_path, "data.val_path"
-        if data.dataset in _BUILTIN_VAL:
-            return data.train_path, "data.train_path"
-        return None
+        return self.source.val_source(self.data_config)
 
     def _build(self, root: str | None, split: str, key: str, download: bool = False) -> Dataset:
         data = self.data_config
@@ -191,7 +181,7 @@ class PretrainDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         data = self.data_config
-        if not (data.download and data.dataset in _DOWNLOADABLE):
+        if not (data.download and self.source.downloadable):
             return
         self._build(data.train_path, self._pretrain_split, "data.train_path", download=True)
         val = self._val_source

@@ -4,16 +4,16 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from torchvision.datasets import MNIST, FashionMNIST
+from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from hyperssl.data.in_memory import TensorImages, require_files
+from hyperssl.data.registry import SplitRequest
 from hyperssl.errors import ConfigError
 
 # Big-endian magic numbers of the idx files: 0x08 (unsigned bytes) << 8 | number of dimensions.
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
-MNIST_CLASSES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
 
 
 def mnist_files(cls: type[MNIST], root: Path, train: bool) -> list[Path]:
@@ -23,14 +23,16 @@ def mnist_files(cls: type[MNIST], root: Path, train: bool) -> list[Path]:
     return [folder / f"{prefix}-images-idx3-ubyte", folder / f"{prefix}-labels-idx1-ubyte"]
 
 
-def load_mnist(name: str, root: Path, train: bool, download: bool, key: str) -> TensorImages:
-    """MNIST or Fashion-MNIST: 28x28 grayscale digits/clothes replicated to uint8 [N, 3, 28, 28].
+def load_mnist(cls: type[MNIST], request: SplitRequest) -> TensorImages:
+    """One split of torchvision's ``cls`` (MNIST or FashionMNIST): 28x28 grayscale digits or
+    clothes replicated to uint8 [N, 3, 28, 28].
 
     torchvision reads only the extracted idx files (its download extracts the ``.gz`` archives,
     whose MD5 sums it checks); the headers are checked here first so a bad file gets named.
     """
-    cls = MNIST_CLASSES[name]
-    if download:
+    name, root, key = request.dataset, request.root, request.key
+    train = request.split == "train"
+    if request.download:
         try:
             cls(str(root), train=train, download=True)
         except (OSError, RuntimeError) as err:

@@ -1,63 +1,111 @@
 """Structured-config schemas of the data layer: which data set to read and how to augment it.
 
-The dataclasses are the single place where a data key, its type and its default live; the YAML files
-under ``configs/data`` and ``configs/augmentations`` only choose values. Augmentation names follow
-solo-learn's, and a pretraining config holds a *list* of :class:`AugmentationConfig`, one per
-pipeline (one pipeline for the symmetric SimCLR recipe, two for BYOL's asymmetric one).
+The dataclasses are the single place where a data key, its type and its default live: each
+registered data set (:mod:`hyperssl.data.sets`) has its :class:`DataConfig` subclass holding its
+defaults (classes, image size, statistics), and ``data=<name>`` selects it. The YAML files under
+``configs/augmentations`` only choose values. Augmentation names follow solo-learn's, and a
+pretraining config holds a *list* of :class:`AugmentationConfig`, one per pipeline (one pipeline for
+the symmetric SimCLR recipe, two for BYOL's asymmetric one).
 
 :func:`validate_data_config` and :func:`validate_augmentations` check values that a type cannot
 express (ranges, names) and raise :class:`hyperssl.ConfigError` naming the full key.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from hyperssl.errors import ConfigError
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-DATASETS = (
-    "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10", "imagefolder", "folder",
-)  # fmt: skip
-# Data sets loaded whole into memory as uint8 tensors (TensorImages): the batched augmentation's.
-IN_MEMORY_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "stl10")
+from hyperssl.data.registry import DATASETS
+from hyperssl.errors import ConfigError, require
+from hyperssl.registry import PartConfig
+
 AUGMENT_ON = ("auto", "batch", "workers")
-
-CIFAR10_MEAN = [0.4914, 0.4822, 0.4465]
-CIFAR10_STD = [0.2470, 0.2435, 0.2616]
 
 
 @dataclass
-class DataConfig:
-    """Where the images come from and how they are loaded.
+class DataConfig(PartConfig):
+    """Where the images come from and how they are loaded; the base of every data set's schema.
 
-    ``val_path`` None means: the official test split under ``train_path`` for (fashion_)mnist,
-    cifar10, cifar100 and stl10, the held-out ``val_fraction`` for digits, and no validation for
+    The registered schema of ``dataset`` fills what is left MISSING here (``num_classes``,
+    ``image_size``, ``mean``, ``std``) and may change other defaults (``train_path``).
+
+    ``val_path`` None means the data set's own validation split: the official test split under
+    ``train_path`` where there is one, the held-out ``val_fraction`` for digits, and none for
     imagefolder and folder. Digits are bundled with scikit-learn: the paths are not used.
 
     ``augment_on`` chooses where training views are made: ``auto`` = batched on the device (the
-    GPU when there is one) for the in-memory data sets (digits, mnist, fashion_mnist, cifar10,
-    cifar100, stl10), per image in the loader's workers for folders; ``batch`` = require the
-    batched path (an error for a folder data set); ``workers`` = the per-image torchvision path.
-    The batched path loads with no workers (``num_workers`` applies to the other loaders).
+    GPU when there is one) for the data sets held in memory (``DataSource.in_memory``), per image
+    in the loader's workers for folders; ``batch`` = require the batched path (an error for a
+    folder data set); ``workers`` = the per-image torchvision path. The batched path loads with no
+    workers (``num_workers`` applies to the other loaders).
 
     ``skip_corrupt`` (imagefolder, folder): leave out the image files that do not decode, with a
     warning giving their count, instead of stopping with an error naming the first one.
     """
 
-    dataset: str = "digits"
+    dataset: str = MISSING
     train_path: str | None = None
     val_path: str | None = None
     download: bool = False
     num_workers: int = 2
-    num_classes: int = 10
-    image_size: int = 32
-    mean: list[float] = field(default_factory=lambda: list(CIFAR10_MEAN))
-    std: list[float] = field(default_factory=lambda: list(CIFAR10_STD))
+    num_classes: int = MISSING
+    image_size: int = MISSING
+    mean: list[float] = MISSING
+    std: list[float] = MISSING
     val_fraction: float = 0.2
     stl10_unlabeled: bool = True
     pin_memory: bool = True
     skip_corrupt: bool = False
     augment_on: str = "auto"
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        """The checks every data set shares; a data set's schema adds its own (none reads
+        ``cfg``, so that a data config is checked on its own)."""
+        require(self.num_workers >= 0, f"{key}.num_workers", self.num_workers, "an integer >= 0")
+        require(self.num_classes >= 1, f"{key}.num_classes", self.num_classes, "an integer >= 1")
+        require(self.image_size >= 1, f"{key}.image_size", self.image_size, "an integer >= 1")
+        require(len(self.mean) == 3, f"{key}.mean", self.mean, "3 floats, one per RGB channel")
+        require(
+            len(self.std) == 3 and all(s > 0 for s in self.std),
+            f"{key}.std",
+            self.std,
+            "3 positive floats, one per RGB channel",
+        )
+        require(
+            self.augment_on in AUGMENT_ON,
+            f"{key}.augment_on",
+            self.augment_on,
+            "auto (batched for in-memory data sets), batch or workers",
+        )
+        source = DATASETS.get(self.dataset, f"{key}.dataset")
+        if self.augment_on == "batch" and not source.in_memory:
+            in_memory = ", ".join(entry.name for entry in DATASETS if entry.target.in_memory)
+            raise ConfigError(
+                key=f"{key}.augment_on",
+                problem=f"got 'batch', but {self.dataset!r} images are read from files one by one",
+                allowed=f"auto or workers; batch needs one of {in_memory}",
+            )
+        if source.reads_files and not self.train_path:
+            raise ConfigError(
+                key=f"{key}.train_path",
+                problem=f"is required for dataset {self.dataset!r}",
+                allowed="a directory (for cifar/stl10 the root holding the torchvision layout)",
+            )
+
+
+def validate_data_config(data: DataConfig | DictConfig, key: str = "data") -> DataConfig:
+    """Check a data config (a DataConfig or a DictConfig with its keys): the data set's name
+    against the registry, then keys, types and values against the data set's schema (its
+    :meth:`DataConfig.validate`). Returns the config as that schema's object, what ``data`` leaves
+    MISSING filled with the data set's defaults; raises ConfigError naming the key."""
+    DATASETS.entry(data.dataset, f"{key}.dataset")
+    if isinstance(data, DictConfig):
+        values = OmegaConf.to_container(data, resolve=True)
+    else:
+        values = dataclasses.asdict(data)
+    return DATASETS.validate(data.dataset, values, None, key)
 
 
 @dataclass
@@ -114,85 +162,40 @@ class AugmentationConfig:
     random_crop_padding: int = 0
 
 
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(key=key, problem=f"got {value!r}", allowed=allowed)
-
-
-def validate_data_config(data: DataConfig, key: str = "data") -> None:
-    """Check the values of a DataConfig (or a DictConfig with its keys); raise ConfigError."""
-    _check(data.dataset in DATASETS, f"{key}.dataset", data.dataset, ", ".join(DATASETS))
-    _check(data.num_workers >= 0, f"{key}.num_workers", data.num_workers, "an integer >= 0")
-    _check(data.num_classes >= 1, f"{key}.num_classes", data.num_classes, "an integer >= 1")
-    _check(data.image_size >= 1, f"{key}.image_size", data.image_size, "an integer >= 1")
-    _check(len(data.mean) == 3, f"{key}.mean", list(data.mean), "3 floats, one per RGB channel")
-    _check(
-        len(data.std) == 3 and all(s > 0 for s in data.std),
-        f"{key}.std",
-        list(data.std),
-        "3 positive floats, one per RGB channel",
-    )
-    _check(0.0 <= data.val_fraction < 1.0, f"{key}.val_fraction", data.val_fraction, "0 <= x < 1")
-    _check(
-        data.augment_on in AUGMENT_ON,
-        f"{key}.augment_on",
-        data.augment_on,
-        "auto (batched for in-memory data sets), batch or workers",
-    )
-    if data.augment_on == "batch" and data.dataset not in IN_MEMORY_DATASETS:
-        raise ConfigError(
-            key=f"{key}.augment_on",
-            problem=f"got 'batch', but {data.dataset!r} images are read from files one by one",
-            allowed=f"auto or workers; batch needs one of {', '.join(IN_MEMORY_DATASETS)}",
-        )
-    if data.dataset != "digits" and not data.train_path:
-        raise ConfigError(
-            key=f"{key}.train_path",
-            problem=f"is required for dataset {data.dataset!r}",
-            allowed="a directory (for cifar/stl10 the root holding the torchvision layout)",
-        )
-    if data.dataset == "folder" and data.val_path:
-        raise ConfigError(
-            key=f"{key}.val_path",
-            problem=f"got {data.val_path!r}, but unlabelled 'folder' data has no validation",
-            allowed="null, or dataset=imagefolder for labelled class sub-folders",
-        )
-
-
-def _check_prob(value: float, key: str) -> None:
-    _check(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
+def _require_prob(value: float, key: str) -> None:
+    require(0.0 <= value <= 1.0, key, value, "a probability in [0, 1]")
 
 
 def validate_augmentations(
     pipelines: Sequence[AugmentationConfig], key: str = "augmentations"
 ) -> None:
     """Check a list of augmentation pipelines; raise ConfigError naming e.g. augmentations.1.rrc."""
-    _check(len(pipelines) >= 1, key, list(pipelines), "a list of at least one pipeline")
+    require(len(pipelines) >= 1, key, list(pipelines), "a list of at least one pipeline")
     for i, aug in enumerate(pipelines):
         at = f"{key}.{i}"
         lo, hi = aug.rrc.crop_min_scale, aug.rrc.crop_max_scale
-        _check(0.0 < lo <= hi <= 1.0, f"{at}.rrc", (lo, hi), "0 < crop_min_scale <= max <= 1")
+        require(0.0 < lo <= hi <= 1.0, f"{at}.rrc", (lo, hi), "0 < crop_min_scale <= max <= 1")
         jitter = aug.color_jitter
-        _check_prob(jitter.prob, f"{at}.color_jitter.prob")
+        _require_prob(jitter.prob, f"{at}.color_jitter.prob")
         for name in ("brightness", "contrast", "saturation"):
             value = getattr(jitter, name)
-            _check(value >= 0.0, f"{at}.color_jitter.{name}", value, "a float >= 0")
-        _check(0.0 <= jitter.hue <= 0.5, f"{at}.color_jitter.hue", jitter.hue, "0 <= hue <= 0.5")
+            require(value >= 0.0, f"{at}.color_jitter.{name}", value, "a float >= 0")
+        require(0.0 <= jitter.hue <= 0.5, f"{at}.color_jitter.hue", jitter.hue, "0 <= hue <= 0.5")
         blur = aug.gaussian_blur
-        _check_prob(blur.prob, f"{at}.gaussian_blur.prob")
-        _check(
+        _require_prob(blur.prob, f"{at}.gaussian_blur.prob")
+        require(
             0.0 < blur.sigma_min <= blur.sigma_max,
             f"{at}.gaussian_blur",
             (blur.sigma_min, blur.sigma_max),
             "0 < sigma_min <= sigma_max",
         )
         for name in ("grayscale", "solarization", "equalization", "horizontal_flip"):
-            _check_prob(getattr(aug, name).prob, f"{at}.{name}.prob")
-        _check(aug.crop_size >= 1, f"{at}.crop_size", aug.crop_size, "an integer >= 1")
-        _check(aug.num_crops >= 1, f"{at}.num_crops", aug.num_crops, "an integer >= 1")
+            _require_prob(getattr(aug, name).prob, f"{at}.{name}.prob")
+        require(aug.crop_size >= 1, f"{at}.crop_size", aug.crop_size, "an integer >= 1")
+        require(aug.num_crops >= 1, f"{at}.num_crops", aug.num_crops, "an integer >= 1")
         padding = aug.random_crop_padding
-        _check(padding >= 0, f"{at}.random_crop_padding", padding, "an integer >= 0")
-        _check(
+        require(padding >= 0, f"{at}.random_crop_padding", padding, "an integer >= 0")
+        require(
             padding == 0 or not aug.rrc.enabled,
             f"{at}.random_crop_padding",
             padding,

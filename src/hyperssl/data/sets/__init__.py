@@ -1,0 +1,1 @@
+"""Data sets, one registered file each (``data=<name>``)."""
