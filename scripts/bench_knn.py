@@ -17,7 +17,7 @@ import time
 import torch
 from benchmarking.measure import MIB, PeakRSS, current_rss
 
-from hyperssl.eval.knn_sweep import knn_sweep
+from hyperssl.eval.knn import knn_sweep
 
 
 def main() -> None:

@@ -5,19 +5,17 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from hyperssl.config import register_configs
+from hyperssl.cli.compose import CONFIGS, compose_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
 
 TINY = [
     "backbone=convnet4",
@@ -43,16 +41,30 @@ def compose_pretrain(
     overrides: list[str], run_dir: Path, config_dir: Path = CONFIGS, config_name: str = "pretrain"
 ) -> DictConfig:
     """The composed config, with Hydra's runtime output dir set to ``run_dir``."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg
+    return compose_config(config_name, overrides, config_dir, run_dir)
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of the run's metrics.csv (CSVLogger: one row per logging call, '' where a
+    column was not logged)."""
+    with open(run_dir / "metrics.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def metric_values(run_dir: Path, name: str) -> list[float]:
+    """The logged values of column ``name``, in order."""
+    return [float(row[name]) for row in read_metrics(run_dir) if row.get(name)]
+
+
+def metric_columns(run_dir: Path) -> dict[str, list[float]]:
+    """Every column's logged values, in order."""
+    rows = read_metrics(run_dir)
+    return {name: [float(row[name]) for row in rows if row.get(name)] for name in rows[0]}
+
+
+def metric_by_step(run_dir: Path, name: str) -> list[tuple[int, float]]:
+    """(step, value) of every row where column ``name`` was logged."""
+    return [(int(row["step"]), float(row[name])) for row in read_metrics(run_dir) if row.get(name)]
 
 
 def run_pretrain(overrides: list[str], run_dir: Path) -> dict:

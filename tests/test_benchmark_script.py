@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -88,3 +89,15 @@ def test_stdout_has_one_table_per_section(tiny_results):
     *_, stdout = tiny_results
     for title in ("Training step", "Loss heads on simclr", "Evaluation", "Data loading"):
         assert title in stdout
+
+
+def test_methods_are_measured_with_their_own_projector_width(monkeypatch):
+    """The methods' widths (SimCLR 2048, BYOL 4096), not the quickstart pretrain.yaml's 512."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from benchmarking.framework import Settings, method_config
+
+    settings = Settings("convnet4", 32, 8, torch.device("cpu"), "32-true", 1, 1, "median")
+    widths = {
+        m: method_config(m, [], settings).method.projector.hidden_dim for m in ("simclr", "byol")
+    }
+    assert widths == {"simclr": 2048, "byol": 4096}

@@ -19,14 +19,13 @@ from unittest import mock
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from benchmarking.framework import CONFIGS, PremadeBatches, Settings, quiet_trainer
+from benchmarking.framework import PremadeBatches, Settings, quiet_trainer
 from benchmarking.measure import StepClock, synchronize
-from hyperssl.config import register_configs
+from hyperssl.cli.compose import compose_config
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
 from hyperssl.eval.linear import LinearProbe, feature_loader
@@ -82,7 +81,6 @@ class EpochTimer(pl.Callback):
 
 def linear_config(settings: Settings, batch_size: int, epochs: int) -> DictConfig:
     """``configs/linear.yaml`` with a cheap trainer (no checkpoints, no progress bar)."""
-    register_configs()
     trainer = "gpu" if settings.device.type == "cuda" else "cpu"
     overrides = [
         f"trainer={trainer}",
@@ -92,8 +90,7 @@ def linear_config(settings: Settings, batch_size: int, epochs: int) -> DictConfi
         "checkpoint.enabled=false",
         f"seed={settings.seed}",
     ]
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("linear", overrides=overrides)
+    return compose_config("linear", overrides)
 
 
 def framework_probe_epochs(

@@ -23,20 +23,17 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelSummary
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from benchmarking.measure import PeakMemory, StepClock, StepResult, step_result
+from hyperssl.cli.compose import compose_config
 from hyperssl.cli.trainer import build_trainer
-from hyperssl.config import register_configs
 from hyperssl.methods import create_method
 from hyperssl.methods.base import Batch, pretrain_crop_size
 from hyperssl.validation import validate_pretrain
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclass
@@ -80,18 +77,13 @@ def quiet_lightning() -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def compose_pretrain(overrides: list[str]) -> DictConfig:
-    """``configs/pretrain.yaml`` composed with ``overrides``, as ``main_pretrain.py`` would."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("pretrain", overrides=overrides)
-
-
 def method_config(method: str, heads: list[str], settings: Settings) -> DictConfig:
     """The validated config of a ``warmup + steps`` step run of ``method`` with ``heads``."""
-    hidden = OmegaConf.load(CONFIGS / "method" / f"{method}.yaml").projector.hidden_dim
+    # The method's own width: composed without pretrain.yaml, which narrows every projector.
+    hidden = compose_config("pretrain_schema", [f"+method={method}"]).method.projector.hidden_dim
     on_gpu = settings.device.type == "cuda"
-    cfg = compose_pretrain(
+    cfg = compose_config(
+        "pretrain",
         [
             f"method={method}",
             f"method.projector.hidden_dim={hidden}",
@@ -113,7 +105,7 @@ def method_config(method: str, heads: list[str], settings: Settings) -> DictConf
             "knn.enabled=false",
             f"seed={settings.seed}",
             *settings.overrides,
-        ]
+        ],
     )
     validate_pretrain(cfg)
     return cfg

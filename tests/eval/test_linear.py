@@ -1,13 +1,23 @@
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
-from hyperssl.config import OptimizerConfig, SchedulerConfig
+from hyperssl.cli.compose import compose_config
 from hyperssl.eval.linear import LinearProbe, feature_loader
 
-OPTIMIZER = OmegaConf.structured(OptimizerConfig(name="sgd", lr=0.5, weight_decay=0.0))
-SCHEDULER = OmegaConf.structured(SchedulerConfig(name="warmup_cosine", warmup_epochs=0))
+# Composed as main_linear.py composes them, so the options' keys come from their schemas.
+PROBE = compose_config(
+    "linear",
+    [
+        "optimizer=sgd",
+        "optimizer.lr=0.5",
+        "optimizer.batch_size=256",  # the reference batch: lr unscaled
+        "optimizer.weight_decay=0.0",
+        "scheduler=warmup_cosine",
+        "scheduler.warmup_epochs=0",
+    ],
+)
+OPTIMIZER, SCHEDULER = PROBE.optimizer, PROBE.scheduler
 
 
 def trainer(epochs):

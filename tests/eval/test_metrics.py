@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from hyperssl.eval.metrics import (
     effective_rank,
+    label_rank,
     labelled_cross_entropy,
     pair_angles,
     sphere_metrics,
@@ -48,6 +49,21 @@ def test_top_k_accuracy_counts_labelled_rows_only():
     assert top_k_accuracy(logits, labels, 2).item() == pytest.approx(100.0)
     assert top_k_accuracy(logits, labels, 5).item() == pytest.approx(100.0)  # k capped at 3
     assert top_k_accuracy(logits, torch.full((4,), -1), 1).item() == 0.0
+
+
+def test_label_rank_breaks_ties_by_class_index():
+    scores = torch.tensor([[0.5, 2.0, 0.5, 0.5], [1.0, 1.0, 1.0, 1.0], [0.0, 3.0, 3.0, 1.0]])
+    # row 0: class 1, then the tied 0, 2, 3 in that order; row 1: all tied; row 2: 1, 2, 3, 0
+    assert label_rank(scores, torch.tensor([2, 3, 2])).tolist() == [2, 3, 1]
+    assert label_rank(scores, torch.tensor([1, 0, 0])).tolist() == [0, 0, 3]
+
+
+def test_top_k_accuracy_of_tied_logits_matches_a_hand_count():
+    logits = torch.tensor([[0.0, 0.0, 0.0], [0.2, 0.7, 0.7], [0.9, 0.1, 0.9]])
+    labels = torch.tensor([2, 2, 0])  # ranks 2, 1, 0
+    assert top_k_accuracy(logits, labels, 1).item() == pytest.approx(100 / 3)
+    assert top_k_accuracy(logits, labels, 2).item() == pytest.approx(200 / 3)
+    assert top_k_accuracy(logits, labels, 3).item() == pytest.approx(100.0)
 
 
 def test_labelled_cross_entropy_is_the_mean_over_labelled_rows_and_zero_without_labels():

@@ -63,7 +63,8 @@ class FeatureBank:
 
 class OnlineKNN(pl.Callback):
     """Logs ``val/knn_acc1`` and ``val/knn_acc5`` every ``every_n_epochs`` epochs (and at the
-    last), voting with the training features of the same epoch."""
+    last), voting with the training features of the same epoch as ``main_knn.py`` votes (cosine,
+    :func:`hyperssl.eval.knn.weighted_knn`)."""
 
     def __init__(
         self, every_n_epochs: int = 1, k: int = 20, temperature: float = 0.07, max_bank: int = 16384

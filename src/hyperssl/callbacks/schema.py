@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, require
 
 EMBEDDING_MAPS = ("tsne", "umap")
 
@@ -61,11 +61,6 @@ class DiagnosticsConfig:
     plots: PlotsConfig = field(default_factory=PlotsConfig)
 
 
-def _check(ok: bool, key: str, value: object, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(key, f"got {value!r}", allowed)
-
-
 def umap_available() -> bool:
     try:
         import umap  # noqa: F401
@@ -77,22 +72,24 @@ def umap_available() -> bool:
 def validate_diagnostics(cfg: DiagnosticsConfig, key: str = "diagnostics") -> None:
     """Check the values a type cannot express; raise :class:`ConfigError` naming the key."""
     knn = cfg.online_knn
-    _check(knn.every_n_epochs >= 1, f"{key}.online_knn.every_n_epochs", knn.every_n_epochs, ">= 1")
-    _check(knn.k >= 1, f"{key}.online_knn.k", knn.k, ">= 1")
-    _check(knn.temperature > 0, f"{key}.online_knn.temperature", knn.temperature, "> 0")
-    _check(knn.max_bank >= 1, f"{key}.online_knn.max_bank", knn.max_bank, ">= 1")
+    require(knn.every_n_epochs >= 1, f"{key}.online_knn.every_n_epochs", knn.every_n_epochs, ">= 1")
+    require(knn.k >= 1, f"{key}.online_knn.k", knn.k, ">= 1")
+    require(knn.temperature > 0, f"{key}.online_knn.temperature", knn.temperature, "> 0")
+    require(knn.max_bank >= 1, f"{key}.online_knn.max_bank", knn.max_bank, ">= 1")
     sphere = cfg.sphere_metrics
-    _check(sphere.num_samples >= 2, f"{key}.sphere_metrics.num_samples", sphere.num_samples, ">= 2")
-    _check(sphere.alpha > 0, f"{key}.sphere_metrics.alpha", sphere.alpha, "> 0")
-    _check(sphere.t > 0, f"{key}.sphere_metrics.t", sphere.t, "> 0")
+    require(
+        sphere.num_samples >= 2, f"{key}.sphere_metrics.num_samples", sphere.num_samples, ">= 2"
+    )
+    require(sphere.alpha > 0, f"{key}.sphere_metrics.alpha", sphere.alpha, "> 0")
+    require(sphere.t > 0, f"{key}.sphere_metrics.t", sphere.t, "> 0")
     plots = cfg.plots
-    _check(
+    require(
         plots.embedding_map in EMBEDDING_MAPS,
         f"{key}.plots.embedding_map",
         plots.embedding_map,
         ", ".join(EMBEDDING_MAPS),
     )
-    _check(plots.max_points >= 8, f"{key}.plots.max_points", plots.max_points, ">= 8")
+    require(plots.max_points >= 8, f"{key}.plots.max_points", plots.max_points, ">= 8")
     if plots.enabled and plots.embedding_map == "umap" and not umap_available():
         raise ConfigError(
             f"{key}.plots.embedding_map",

@@ -30,7 +30,7 @@ from hyperssl.eval.data import (
     split_seed_of,
 )
 from hyperssl.eval.feature_cache import FeatureCache
-from hyperssl.eval.knn_sweep import knn_sweep
+from hyperssl.eval.knn import knn_sweep
 from hyperssl.eval.schema import validate_knn
 
 COLUMNS = ("feature_type", "distance", "k", "temperature", "top1", "top5")

@@ -12,7 +12,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import Tensor, nn
 from torch.utils.data import (
     BatchSampler,
@@ -23,11 +22,12 @@ from torch.utils.data import (
 )
 from torchmetrics.classification import MulticlassAccuracy
 
-from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr
+from hyperssl.eval.metrics import top_k_accuracy
+from hyperssl.optim import ScheduledOptimization
 from hyperssl.step_logging import is_logging_step
 
 
-class LinearProbe(pl.LightningModule):
+class LinearProbe(ScheduledOptimization, pl.LightningModule):
     """``head(encoder(x))``; logs ``train/loss``, ``train/acc1`` and ``val/loss``, ``val/acc1``,
     ``val/acc5`` (accuracies in percent, top-5 capped at the number of classes)."""
 
@@ -77,7 +77,7 @@ class LinearProbe(pl.LightningModule):
         logits = self(inputs)
         loss = F.cross_entropy(logits, labels)
         if is_logging_step(self.trainer, batch_idx):
-            acc1 = 100.0 * (logits.argmax(dim=1) == labels).float().mean()
+            acc1 = top_k_accuracy(logits, labels, 1)
             self.log_dict(
                 {"train/loss": loss.detach(), "train/acc1": acc1},
                 on_step=True,
@@ -101,33 +101,10 @@ class LinearProbe(pl.LightningModule):
         self.val_acc5.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
-        cfg = self.optimizer_cfg
-        world_size = self.trainer.world_size if self._trainer is not None else 1
-        lr = scaled_lr(
-            cfg.lr, cfg.batch_size, world_size, cfg.reference_batch_size, cfg.scale_lr_by_batch
-        )
         groups = [{"name": "head", "params": list(self.head.parameters())}]
         if self.finetune:
             groups.append({"name": "backbone", "params": list(self.encoder.parameters())})
-        optimizer = build_optimizer(groups, cfg, lr)
-        total_steps = int(self.trainer.estimated_stepping_batches)
-        max_epochs = self.trainer.max_epochs or 0
-        steps_per_epoch = max(total_steps // max_epochs, 1) if max_epochs > 0 else total_steps
-        scheduler, interval = build_scheduler(
-            optimizer, self.scheduler_cfg, total_steps, steps_per_epoch
-        )
-        if scheduler is None:
-            return {"optimizer": optimizer}
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "frequency": 1},
-        }
-
-    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
-        if isinstance(scheduler, TimmScheduler):
-            scheduler.step_update(num_updates=self.global_step)
-        else:
-            scheduler.step()
+        return self.optimization(groups, self.optimizer_cfg, self.scheduler_cfg)
 
 
 def feature_loader(

@@ -50,16 +50,28 @@ def sphere_metrics(z1: Tensor, z2: Tensor, alpha: float = 2.0, t: float = 2.0) -
     }
 
 
+def label_rank(scores: Tensor, labels: Tensor) -> Tensor:
+    """Rank [N] of each row's label among its class scores [N, C]: 0 for the highest score.
+
+    Equal scores rank by class index, smaller first, as a stable descending sort orders them, so
+    a top-k hit does not depend on how ``torch.topk`` happens to order ties on a device.
+    """
+    own = scores.gather(1, labels[:, None])
+    classes = torch.arange(scores.shape[1], device=scores.device)
+    ahead = (scores > own) | ((scores == own) & (classes < labels[:, None]))
+    return ahead.sum(dim=1)
+
+
 def top_k_accuracy(logits: Tensor, labels: Tensor, k: int, ignore_index: int = -1) -> Tensor:
-    """Percentage of the labelled rows whose label is among the ``k`` largest logits.
+    """Percentage of the labelled rows whose label is among the ``k`` largest logits [N, C]
+    (ties by class index, see :func:`label_rank`; every labelled row when k >= C).
 
     Tensor ops only, so a training step can log it without a host synchronisation:
     torchmetrics' functional accuracy validates its inputs and drops ignored labels by boolean
     indexing, and each of those reads a value on the host.
     """
-    k = min(k, logits.shape[-1])
-    hits = (logits.topk(k, dim=-1).indices == labels[:, None]).any(dim=-1)
     labelled = labels != ignore_index
+    hits = label_rank(logits, torch.where(labelled, labels, 0)) < k
     return 100.0 * (hits & labelled).sum() / labelled.sum().clamp(min=1)
 
 

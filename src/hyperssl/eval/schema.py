@@ -8,7 +8,6 @@ either schema: it is read from the checkpoint named by ``pretrained_feature_extr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
@@ -26,10 +25,9 @@ from hyperssl.data.schema import (
     DataConfig,
     ProbabilityConfig,
 )
-from hyperssl.errors import ConfigError
+from hyperssl.errors import require
 
 FEATURE_TYPES = ("backbone", "projector")
-DISTANCE_FUNCTIONS = ("cosine", "euclidean")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -87,7 +85,8 @@ class LinearConfig:
 
 @dataclass
 class KNNSweepConfig:
-    """Every combination of these values is evaluated (temperature only weights cosine votes)."""
+    """Every combination of these values is evaluated (temperature only weights cosine votes).
+    The vote, its ties and top-5 with fewer than 5 classes: :mod:`hyperssl.eval.knn`."""
 
     k: list[int] = field(default_factory=lambda: [20])
     temperature: list[float] = field(default_factory=lambda: [0.07])
@@ -115,13 +114,8 @@ def register_eval_configs(store: ConfigStore) -> None:
     store.store(name="knn_schema", node=KNNRunConfig)
 
 
-def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(key, f"got {value!r}", allowed)
-
-
 def _check_pretrained(cfg: DictConfig) -> None:
-    _require(
+    require(
         bool(str(cfg.pretrained_feature_extractor).strip()),
         "pretrained_feature_extractor",
         cfg.pretrained_feature_extractor,
@@ -132,51 +126,27 @@ def _check_pretrained(cfg: DictConfig) -> None:
 def validate_linear(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a linear-evaluation config."""
     from hyperssl.data.schema import validate_augmentations, validate_data_config
-    from hyperssl.optim import OPTIMIZERS, SCHEDULERS
-    from hyperssl.validation import LOGGERS, PRECISIONS, reject_unknown_keys
+    from hyperssl.validation import reject_unknown_keys, validate_training
 
     reject_unknown_keys(cfg)
     _check_pretrained(cfg)
-    _require(
-        cfg.optimizer.name in OPTIMIZERS,
-        "optimizer.name",
-        cfg.optimizer.name,
-        ", ".join(OPTIMIZERS),
-    )
-    _require(
-        cfg.scheduler.name in SCHEDULERS,
-        "scheduler.name",
-        cfg.scheduler.name,
-        ", ".join(SCHEDULERS),
-    )
-    _require(cfg.logger.name in LOGGERS, "logger.name", cfg.logger.name, ", ".join(LOGGERS))
-    precision = str(cfg.trainer.precision)
-    _require(precision in PRECISIONS, "trainer.precision", precision, ", ".join(PRECISIONS))
-    _require(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "> 0")
-    _require(
-        cfg.optimizer.batch_size >= 1, "optimizer.batch_size", cfg.optimizer.batch_size, ">= 1"
-    )
-    _require(
-        cfg.trainer.max_epochs >= 1 or cfg.trainer.max_steps >= 1,
-        "trainer.max_epochs",
-        cfg.trainer.max_epochs,
-        ">= 1 (or trainer.max_steps >= 1)",
-    )
+    validate_training(cfg)
     validate_data_config(cfg.data)
     validate_augmentations([cfg.linear.augmentation], key="linear.augmentation")
-    _require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
+    require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
 
 
 def validate_knn(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a k-NN evaluation config."""
     from hyperssl.data.schema import validate_data_config
+    from hyperssl.eval.knn import DISTANCES
     from hyperssl.validation import reject_unknown_keys
 
     reject_unknown_keys(cfg)
     _check_pretrained(cfg)
     knn = cfg.knn
-    _require(len(knn.k) >= 1 and all(k >= 1 for k in knn.k), "knn.k", list(knn.k), "integers >= 1")
-    _require(
+    require(len(knn.k) >= 1 and all(k >= 1 for k in knn.k), "knn.k", list(knn.k), "integers >= 1")
+    require(
         len(knn.temperature) >= 1 and all(t > 0 for t in knn.temperature),
         "knn.temperature",
         list(knn.temperature),
@@ -184,17 +154,17 @@ def validate_knn(cfg: DictConfig) -> None:
     )
     for key, values, allowed in (
         ("knn.feature_type", knn.feature_type, FEATURE_TYPES),
-        ("knn.distance_function", knn.distance_function, DISTANCE_FUNCTIONS),
+        ("knn.distance_function", knn.distance_function, DISTANCES),
     ):
-        _require(
+        require(
             len(values) >= 1 and all(v in allowed for v in values),
             key,
             list(values),
             ", ".join(allowed),
         )
     for key in ("test_chunk_size", "train_chunk_size"):
-        _require(knn[key] >= 1, f"knn.{key}", knn[key], ">= 1")
-    _require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, ">= 1")
-    _require(cfg.device in DEVICES, "device", cfg.device, ", ".join(DEVICES))
+        require(knn[key] >= 1, f"knn.{key}", knn[key], ">= 1")
+    require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, ">= 1")
+    require(cfg.device in DEVICES, "device", cfg.device, ", ".join(DEVICES))
     validate_data_config(cfg.data)
-    _require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
+    require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
