@@ -2,10 +2,27 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 from timm.optim import Lars
+from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import nn
 
-from hyperssl.config import OptimizerConfig, SchedulerConfig
-from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
+from hyperssl.errors import ConfigError
+from hyperssl.optim import (
+    OPTIMIZERS,
+    SCHEDULERS,
+    ScheduledOptimization,
+    build_optimizer,
+    build_scheduler,
+    scaled_lr,
+    split_decay_groups,
+)
+
+
+def optimizer_cfg(name: str, **values):
+    return OmegaConf.merge(OPTIMIZERS.config_node(name), values)
+
+
+def scheduler_cfg(name: str, **values):
+    return OmegaConf.merge(SCHEDULERS.config_node(name), values)
 
 
 def test_lr_scales_linearly_with_the_global_batch():
@@ -24,7 +41,7 @@ def test_biases_and_norms_have_no_weight_decay():
 
 def test_lars_does_not_adapt_the_exempt_group():
     model = nn.Linear(3, 4)
-    cfg = OmegaConf.structured(OptimizerConfig(name="lars", weight_decay=1e-4, momentum=0.0))
+    cfg = optimizer_cfg("lars", weight_decay=1e-4, momentum=0.0)
     groups = split_decay_groups(model, exclude_bias_n_norm=True)
     optimizer = build_optimizer(groups, cfg, lr=0.5)
     assert isinstance(optimizer, Lars)
@@ -36,23 +53,41 @@ def test_lars_does_not_adapt_the_exempt_group():
     torch.testing.assert_close(model.bias.detach(), before - 0.5)
 
 
-def lrs_over(scheduler_cfg, total_steps, steps_per_epoch, base_lr=1.0):
-    """The lr of every optimizer step, the scheduler stepped as Lightning does."""
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_every_registered_optimizer_builds_with_its_defaults_and_steps(name):
+    model = nn.Linear(3, 2)
+    optimizer = build_optimizer([{"params": list(model.parameters())}], optimizer_cfg(name), 0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    before = model.weight.detach().clone()
+    optimizer.step()
+    assert not torch.equal(model.weight.detach(), before)
+
+
+def test_an_unknown_optimizer_lists_the_registered_ones():
+    with pytest.raises(
+        ConfigError, match=r"^optimizer.name: unknown optimizer 'rmsprop'; allowed:"
+    ):
+        build_optimizer([], OmegaConf.create({"name": "rmsprop"}), 0.1)
+
+
+def lrs_over(cfg, total_steps, steps_per_epoch, base_lr=1.0):
+    """The lr of every optimizer step, the scheduler stepped after each step as Lightning does
+    through :class:`ScheduledOptimization`."""
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=base_lr)
-    scheduler, interval = build_scheduler(optimizer, scheduler_cfg, total_steps, steps_per_epoch)
+    scheduler = build_scheduler(optimizer, cfg, total_steps, steps_per_epoch)
     values = []
     for step in range(total_steps):
         values.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
-        if interval == "step":
+        if isinstance(scheduler, TimmScheduler):
             scheduler.step_update(num_updates=step + 1)
-        elif (step + 1) % steps_per_epoch == 0:
+        elif scheduler is not None:
             scheduler.step()
     return values
 
 
 def test_warmup_cosine_rises_linearly_then_decays_to_min_lr():
-    cfg = OmegaConf.structured(SchedulerConfig(warmup_epochs=1, warmup_start_lr=0.0, min_lr=0.01))
+    cfg = scheduler_cfg("warmup_cosine", warmup_epochs=1, warmup_start_lr=0.0, min_lr=0.01)
     lrs = lrs_over(cfg, total_steps=110, steps_per_epoch=10)
     assert lrs[0] == pytest.approx(0.0)
     assert lrs[5] == pytest.approx(0.5)
@@ -61,9 +96,60 @@ def test_warmup_cosine_rises_linearly_then_decays_to_min_lr():
     assert lrs[-1] == pytest.approx(0.01, abs=1e-3)
 
 
-def test_step_schedule_multiplies_by_gamma_at_each_epoch():
-    cfg = OmegaConf.structured(SchedulerConfig(name="step", lr_decay_epochs=[2, 4], gamma=0.1))
+def test_step_schedule_multiplies_by_gamma_from_the_first_step_of_each_milestone_epoch():
+    cfg = scheduler_cfg("step", lr_decay_epochs=[2, 4], gamma=0.1)
     lrs = lrs_over(cfg, total_steps=50, steps_per_epoch=10)
     assert lrs[19] == pytest.approx(1.0)
     assert lrs[20] == pytest.approx(0.1)
+    assert lrs[39] == pytest.approx(0.1)
     assert lrs[40] == pytest.approx(0.01)
+
+
+def test_step_schedule_warms_up_from_the_start_lr_then_keeps_its_milestones():
+    cfg = scheduler_cfg(
+        "step", lr_decay_epochs=[2], gamma=0.5, warmup_epochs=1, warmup_start_lr=0.2
+    )
+    lrs = lrs_over(cfg, total_steps=30, steps_per_epoch=10)
+    assert lrs[0] == pytest.approx(0.2)
+    assert lrs[5] == pytest.approx(0.6)
+    assert lrs[10] == pytest.approx(1.0)
+    assert lrs[20] == pytest.approx(0.5)
+
+
+def test_no_schedule_is_a_constant_lr_or_just_the_warm_up():
+    assert lrs_over(scheduler_cfg("none"), total_steps=5, steps_per_epoch=5) == [1.0] * 5
+    lrs = lrs_over(scheduler_cfg("none", warmup_epochs=1), total_steps=20, steps_per_epoch=10)
+    assert lrs[5] == pytest.approx(0.5) and lrs[10:] == [1.0] * 10
+
+
+class _Trainer:
+    world_size = 1
+    max_epochs = 2
+    estimated_stepping_batches = 20
+
+
+class _Module(ScheduledOptimization):
+    trainer = _Trainer()
+    global_step = 0
+
+
+def test_a_static_lr_group_keeps_its_lr_through_warm_up_and_decay():
+    head, predictor = nn.Linear(2, 2), nn.Linear(2, 2)
+    groups = [
+        {"name": "head", "params": list(head.parameters())},
+        {"name": "predictor", "params": list(predictor.parameters()), "static_lr": True},
+    ]
+    module = _Module()
+    answer = module.optimization(
+        groups,
+        optimizer_cfg("sgd", lr=0.4, batch_size=256),
+        scheduler_cfg("warmup_cosine", warmup_epochs=1),
+    )
+    optimizer, scheduler = answer["optimizer"], answer["lr_scheduler"]["scheduler"]
+    seen = []
+    for step in range(1, 20):
+        module.global_step = step
+        module.lr_scheduler_step(scheduler, None)
+        seen.append([group["lr"] for group in optimizer.param_groups])
+    assert all(lrs[1] == pytest.approx(0.4) for lrs in seen)
+    assert seen[4][0] == pytest.approx(0.2) and seen[-1][0] < 0.01
