@@ -68,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--rounds", type=int, default=1, help="interleaved repeats of each run; fastest kept")
     add("--methods", nargs="+", default=list(BARE_METHODS), choices=list(BARE_METHODS))
     add("--heads", nargs="*", default=DEFAULT_HEAD_SETS, help="head sets, e.g. uniformity,mhe")
-    add("--heads-method", default="simclr", choices=sorted(METHODS))
+    add("--heads-method", default="simclr", choices=METHODS.names())
     add("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     add("--override", nargs="*", default=[], help="extra Hydra overrides for every run")
     add("--threads", type=int, help="torch intra-op threads (default: torch's)")
@@ -137,8 +137,8 @@ def run_methods(settings: Settings, methods: list[str], rounds: int) -> list[dic
 
 def missing_inputs(method: str, heads: list[str]) -> list[str]:
     """StepOutput fields the heads read and the method does not produce."""
-    produces = METHODS[method].produces
-    needed = {name for head in heads if head in HEADS for name in HEADS[head][1].inputs}
+    produces = METHODS.get(method).produces
+    needed = {name for head in heads if head in HEADS for name in HEADS.get(head).inputs}
     return sorted(needed - produces)
 
 

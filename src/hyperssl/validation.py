@@ -1,7 +1,8 @@
-"""Cross-field checks of a composed config, run once before any data or model is built.
+"""Checks of a composed config, run once before any data or model is built.
 
-Types and key names are already enforced by the schemas (``hyperssl.config``); this module checks
-names of registered components, value ranges, and rules that span several groups.
+Types and key names are enforced by the schemas (:mod:`hyperssl.config`); each part checks its own
+values (its schema's ``validate``, :mod:`hyperssl.registry`). This module runs them, checks the
+names of the selected parts against their registries, and the rules that span several groups.
 """
 
 from __future__ import annotations
@@ -11,25 +12,19 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from hyperssl.backbones import available_backbones
+from hyperssl.backbones.registry import BACKBONES
 from hyperssl.callbacks.schema import validate_diagnostics
 from hyperssl.data.schema import validate_augmentations, validate_data_config
-from hyperssl.errors import ConfigError
-from hyperssl.geometry import GEOMETRIES
-from hyperssl.heads import validate_heads
+from hyperssl.errors import ConfigError, require
+from hyperssl.geometries import GEOMETRIES
+from hyperssl.heads.registry import validate_heads
+from hyperssl.loggers import LOGGERS
+from hyperssl.methods.nan_guard import NAN_GUARD_MODES
+from hyperssl.methods.registry import METHODS
 from hyperssl.optim import OPTIMIZERS, SCHEDULERS
+from hyperssl.registry import Registry
 
-LOGGERS = ("csv", "tensorboard", "wandb")
 PRECISIONS = ("32-true", "32", "64-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true")
-
-
-def _require(ok: bool, key: str, value: object, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(key, f"got {value!r}", allowed)
-
-
-def _check_name(key: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
-    _require(value in allowed, key, value, ", ".join(allowed))
 
 
 def reject_unknown_keys(node: Any, path: str = "") -> None:
@@ -58,75 +53,57 @@ def known_world_size(cfg: DictConfig) -> int:
     return per_node * cfg.trainer.num_nodes
 
 
-def check_queue_size(queue_size: int, global_batch: int) -> None:
-    """MoCo's queue takes the keys of two views per step, so it must be a multiple of 2 x batch."""
-    keys_per_step = 2 * global_batch
-    if queue_size < 1 or queue_size % keys_per_step:
-        raise ConfigError(
-            "method.queue_size",
-            f"{queue_size} is not a multiple of the keys enqueued per step "
-            f"(2 views x global batch {global_batch} = {keys_per_step})",
-            f"a multiple of {keys_per_step}",
-        )
-
-
 def apply_gcl_spelling(cfg: DictConfig) -> None:
     """``method_kwargs.geometric_loss=True`` (the GCL README flag) selects the geodesic geometry."""
     if cfg.method_kwargs.geometric_loss:
-        cfg.geometry.name = "geodesic"
+        cfg.geometry = GEOMETRIES.config_node("geodesic")
 
 
-def validate_pretrain(cfg: DictConfig) -> None:
-    """Raise :class:`ConfigError` on the first bad value of a pretraining config."""
-    from hyperssl.methods import METHODS  # the methods import Lightning; keep this module light
-    from hyperssl.methods.nan_guard import NAN_GUARD_MODES
+def validate_part(registry: Registry, cfg: DictConfig, group: str) -> Any:
+    """The selected part of ``group``: its name is registered, its keys and values are those of
+    its schema; returns the schema object."""
+    node = cfg[group]
+    return registry.validate(node[registry.name_field], node, cfg, group)
 
-    reject_unknown_keys(cfg)
-    apply_gcl_spelling(cfg)
-    _check_name("method", cfg.method.name, sorted(METHODS))
-    _check_name("geometry", cfg.geometry.name, GEOMETRIES)
-    _check_name("backbone.name", cfg.backbone.name, available_backbones())
-    _check_name("optimizer.name", cfg.optimizer.name, OPTIMIZERS)
-    _check_name("scheduler.name", cfg.scheduler.name, SCHEDULERS)
-    _check_name("logger.name", cfg.logger.name, LOGGERS)
-    _check_name("trainer.precision", str(cfg.trainer.precision), PRECISIONS)
-    _check_name("nan_guard", cfg.nan_guard, NAN_GUARD_MODES)
-    if cfg.method.name == "supervised":
-        _check_name("method.classifier", cfg.method.classifier, ("linear", "spheric"))
-    if "queue_size" in cfg.method:
-        check_queue_size(cfg.method.queue_size, cfg.optimizer.batch_size * known_world_size(cfg))
-    if "momentum" in cfg.method:
-        tau = cfg.method.momentum
-        _require(
-            0 <= tau.base_tau <= tau.final_tau <= 1,
-            "method.momentum",
-            f"base_tau={tau.base_tau}, final_tau={tau.final_tau}",
-            "0 <= base_tau <= final_tau <= 1",
-        )
-    if "temperature" in cfg.method:
-        _require(cfg.method.temperature > 0, "method.temperature", cfg.method.temperature, "> 0")
-    _require(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "> 0")
-    _require(
-        cfg.optimizer.batch_size >= 1, "optimizer.batch_size", cfg.optimizer.batch_size, ">= 1"
-    )
-    _require(
+
+def validate_training(cfg: DictConfig) -> None:
+    """What every training entry point shares: optimizer, schedule, logger and trainer."""
+    validate_part(OPTIMIZERS, cfg, "optimizer")
+    validate_part(SCHEDULERS, cfg, "scheduler")
+    validate_part(LOGGERS, cfg, "logger")
+    precision = str(cfg.trainer.precision)
+    require(precision in PRECISIONS, "trainer.precision", precision, ", ".join(PRECISIONS))
+    require(
         cfg.trainer.max_epochs >= 1 or cfg.trainer.max_steps >= 1,
         "trainer.max_epochs",
         cfg.trainer.max_epochs,
         ">= 1 (or trainer.max_steps >= 1)",
     )
-    _require(cfg.knn.k >= 1, "knn.k", cfg.knn.k, ">= 1")
-    _require(cfg.knn.temperature > 0, "knn.temperature", cfg.knn.temperature, "> 0")
+
+
+def validate_pretrain(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` on the first bad value of a pretraining config."""
+    reject_unknown_keys(cfg)
+    apply_gcl_spelling(cfg)
+    validate_part(METHODS, cfg, "method")
+    validate_part(GEOMETRIES, cfg, "geometry")
+    validate_part(BACKBONES, cfg, "backbone")
     validate_data_config(cfg.data)
+    validate_training(cfg)
+    require(
+        cfg.nan_guard in NAN_GUARD_MODES, "nan_guard", cfg.nan_guard, ", ".join(NAN_GUARD_MODES)
+    )
+    require(cfg.knn.k >= 1, "knn.k", cfg.knn.k, ">= 1")
+    require(cfg.knn.temperature > 0, "knn.temperature", cfg.knn.temperature, "> 0")
     validate_augmentations(cfg.augmentations)
     num_views = sum(pipeline.num_crops for pipeline in cfg.augmentations)
-    min_views = METHODS[cfg.method.name].min_views
-    _require(
+    min_views = METHODS.get(cfg.method.name).min_views
+    require(
         num_views >= min_views,
         "augmentations",
         f"{num_views} view(s)",
         f"pipelines giving at least {min_views} view(s) in total (sum of num_crops) for "
         f"method {cfg.method.name!r}",
     )
-    validate_heads(cfg.heads)
+    validate_heads(cfg.heads, cfg)
     validate_diagnostics(cfg.diagnostics)

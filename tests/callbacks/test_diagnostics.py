@@ -1,12 +1,11 @@
 """The online diagnostics of pretraining: k-NN, sphere metrics, pictures."""
 
-import csv
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
-from hydra_runs import compose_pretrain
+from hydra_runs import compose_pretrain, metric_columns
 from pictures import assert_real_png
 from torch import nn
 
@@ -102,12 +101,6 @@ def test_positive_pairs_leave_the_training_random_stream_untouched():
     second = positive_pair_views(datamodule, 4, seed=0)
     assert torch.equal(first[0], second[0]) and first[0].shape == (4, 3, 8, 8)
     assert not torch.equal(first[0], first[1])  # two different views
-
-
-def metric_columns(run_dir):
-    with open(run_dir / "metrics.csv") as file:
-        rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows if row.get(key)] for key in rows[0]}
 
 
 def test_pretraining_logs_online_knn_and_sphere_metrics(pretrained_run):

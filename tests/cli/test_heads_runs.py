@@ -1,10 +1,9 @@
 """SimCLR with every loss head and both geometries, through the Hydra config."""
 
-import csv
 import math
 
 import pytest
-from hydra_runs import compose_pretrain, run_pretrain
+from hydra_runs import compose_pretrain, metric_columns, run_pretrain
 
 from hyperssl import ConfigError
 from hyperssl.layers.spherization import SphericLinear
@@ -19,18 +18,12 @@ HEAD_OVERRIDES = {
 }
 
 
-def logged_columns(run_dir):
-    with open(run_dir / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    return {key: [float(r[key]) for r in rows if r.get(key)] for key in rows[0]}
-
-
 @pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
 @pytest.mark.parametrize("heads", sorted(HEAD_OVERRIDES))
 def test_each_head_is_trained_and_logged(heads, geometry, tmp_path):
     overrides = [*HEAD_OVERRIDES[heads], f"geometry={geometry}"]
     summary = run_pretrain(overrides, tmp_path)
-    columns = logged_columns(tmp_path)
+    columns = metric_columns(tmp_path)
     for head in heads.replace("_embeddings", "").split("+"):
         values = columns[f"train/{head}"]
         assert len(values) == 3 and all(math.isfinite(v) for v in values)

@@ -5,7 +5,7 @@ import torch
 from hydra_runs import run_pretrain
 
 from hyperssl.errors import NonFiniteLossError
-from hyperssl.heads.hyperspherical import UniformityHead
+from hyperssl.heads.uniformity import UniformityHead
 from hyperssl.methods.nan_guard import NonFiniteGuard
 
 

@@ -1,20 +1,14 @@
 """Pretraining through the Hydra config and the real loading code, for every data source."""
 
-import csv
 import json
 import math
 
 import pytest
 import torch
-from hydra_runs import run_pretrain
+from hydra_runs import metric_values, run_pretrain
 from safetensors.torch import load_file
 
 from hyperssl.backbones import create_backbone
-
-
-def read_metrics(run_dir):
-    with open(run_dir / "metrics.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def data_overrides(source, roots):
@@ -63,7 +57,7 @@ def test_pretrain_writes_a_complete_run_for_each_data_source(source, roots, tmp_
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "config.yaml").is_file()
     assert json.loads((tmp_path / "summary.json").read_text())["global_step"] == 3
-    losses = [float(row["train/loss"]) for row in read_metrics(tmp_path) if row.get("train/loss")]
+    losses = metric_values(tmp_path, "train/loss")
     assert losses and all(math.isfinite(value) for value in losses)
     if source not in ("folder", "imagefolder"):  # no validation split given: no k-NN
         assert 0.0 <= summary["knn_top1"] <= 100.0

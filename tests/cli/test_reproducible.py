@@ -1,10 +1,8 @@
 """Same config and seed, same machine: the same loss curve and the same weights, step for step."""
 
-import csv
-
 import pytest
 import torch
-from hydra_runs import run_pretrain
+from hydra_runs import metric_by_step, run_pretrain
 
 RUN = [
     "trainer.deterministic=true",
@@ -16,12 +14,7 @@ RUN = [
 
 
 def loss_curve(run_dir):
-    with open(run_dir / "metrics.csv") as file:
-        return [
-            (int(row["step"]), float(row["train/loss"]))
-            for row in csv.DictReader(file)
-            if row["train/loss"]
-        ]
+    return metric_by_step(run_dir, "train/loss")
 
 
 def final_weights(run_dir):

@@ -1,11 +1,9 @@
 """resume=<run dir> continues where the run stopped: step, optimizer, schedule, weights."""
 
-import csv
-
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra_runs import run_pretrain
+from hydra_runs import metric_by_step, run_pretrain
 
 from hyperssl import ConfigError
 from hyperssl.cli import pretrain
@@ -34,9 +32,7 @@ class CrashAtEpoch(pl.Callback):
 
 
 def lr_by_step(run_dir):
-    with open(run_dir / "metrics.csv") as f:
-        rows = [row for row in csv.DictReader(f) if row.get("lr-Lars/backbone")]
-    return {int(row["step"]): float(row["lr-Lars/backbone"]) for row in rows}
+    return dict(metric_by_step(run_dir, "lr-Lars/backbone"))
 
 
 def crashing_trainer(monkeypatch, epoch):

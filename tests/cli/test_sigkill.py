@@ -9,7 +9,6 @@ run directory goes through every kill in turn, like a job that is preempted and 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra_runs import REPO, TINY
+from hydra_runs import REPO, TINY, metric_by_step
 from omegaconf import OmegaConf
 
 from hyperssl import ConfigError
@@ -131,10 +130,8 @@ def killed_run(tmp_path_factory) -> dict:
     }
 
 
-def losses_by_step(run_dir: Path) -> list[tuple[int, str]]:
-    with open(run_dir / "metrics.csv", newline="") as file:
-        rows = list(csv.DictReader(file))
-    return [(int(row["step"]), row["train/loss"]) for row in rows if row["train/loss"]]
+def losses_by_step(run_dir: Path) -> list[tuple[int, float]]:
+    return metric_by_step(run_dir, "train/loss")
 
 
 def temporary(kill: dict) -> str:

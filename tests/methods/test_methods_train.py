@@ -1,11 +1,10 @@
 """Every method with both geometries trains a few steps on tiny on-disk CIFAR data."""
 
-import csv
 import math
 
 import pytest
 import torch
-from hydra_runs import run_pretrain
+from hydra_runs import metric_values, run_pretrain
 
 from hyperssl import ConfigError
 
@@ -16,11 +15,6 @@ SMALL_HEADS = {
     "byol": ["method.predictor.hidden_dim=32"],
     "supervised": ["augmentations.0.num_crops=1"],
 }
-
-
-def objective_values(run_dir, name):
-    with open(run_dir / "metrics.csv") as f:
-        return [float(row[name]) for row in csv.DictReader(f) if row.get(name)]
 
 
 @pytest.mark.parametrize("geometry", ["cosine", "geodesic"])
@@ -37,7 +31,7 @@ def test_method_trains_with_a_finite_changing_loss(method, geometry, cifar10_roo
         ],
         tmp_path,
     )
-    losses = objective_values(tmp_path, "train/loss")
+    losses = metric_values(tmp_path, "train/loss")
     assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
     assert len(set(losses)) > 1
     assert summary["global_step"] == 3

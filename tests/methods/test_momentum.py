@@ -33,9 +33,7 @@ def test_tau_follows_a_cosine_from_base_to_final(step, expected):
 
 
 def test_ema_runs_once_per_optimizer_step_under_gradient_accumulation(tmp_path):
-    import csv
-
-    from hydra_runs import run_pretrain
+    from hydra_runs import metric_values, run_pretrain
 
     run_pretrain(
         [
@@ -48,7 +46,6 @@ def test_ema_runs_once_per_optimizer_step_under_gradient_accumulation(tmp_path):
         ],
         tmp_path,
     )
-    with open(tmp_path / "metrics.csv") as f:
-        taus = [float(row["train/tau"]) for row in csv.DictReader(f) if row.get("train/tau")]
+    taus = metric_values(tmp_path, "train/tau")
     # 4 micro-batches, 2 optimizer steps: two updates, the k-th (0-based) with τ_k.
     assert taus == pytest.approx([cosine_tau(0, 2, 0.5, 1.0), cosine_tau(1, 2, 0.5, 1.0)])

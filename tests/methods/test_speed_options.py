@@ -1,11 +1,10 @@
 """Opt-in speed settings: channels-last convolutions and ``compile=true`` (with its fallback)."""
 
-import csv
 import warnings
 
 import pytest
 import torch
-from hydra_runs import run_pretrain
+from hydra_runs import metric_by_step, metric_values, run_pretrain
 from torch._dynamo.utils import counters
 
 from hyperssl.cli import pretrain
@@ -43,8 +42,7 @@ def test_channels_last_trains_the_same_model_in_the_other_layout(tmp_path, monke
 
 
 def losses(run_dir):
-    with open(run_dir / "metrics.csv") as file:
-        return [float(row["train/loss"]) for row in csv.DictReader(file) if row["train/loss"]]
+    return metric_values(run_dir, "train/loss")
 
 
 def test_compile_true_trains_and_keeps_eager_parameter_names(tmp_path, monkeypatch):
@@ -89,6 +87,4 @@ def test_only_written_steps_log_and_the_last_step_always_does(tmp_path, monkeypa
 
 
 def loss_rows(run_dir):
-    with open(run_dir / "metrics.csv") as file:
-        rows = [row for row in csv.DictReader(file) if row["train/loss"]]
-    return [(int(row["step"]), float(row["train/loss"])) for row in rows]
+    return metric_by_step(run_dir, "train/loss")

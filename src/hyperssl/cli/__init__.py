@@ -1,1 +1,1 @@
-"""Entry-point logic behind main_pretrain.py (and, later, main_linear.py / main_knn.py)."""
+"""Entry-point logic behind main_pretrain.py, main_linear.py and main_knn.py."""

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import save_file
 from torch import nn
 
+from hyperssl.backbones.registry import BACKBONES
 from hyperssl.checkpoint_io import remove_stale_temporaries
 from hyperssl.errors import ConfigError
 
@@ -73,17 +74,21 @@ def check_resumable(path: Path, cfg: DictConfig) -> None:
     )
     if not saved or "state_dict" not in checkpoint:
         raise ConfigError("resume", f"{path} is not a hyperssl pretraining checkpoint")
+    if saved["method"]["name"] != cfg.method.name:
+        _refuse_other(path, "method", saved["method"]["name"], cfg.method.name)
     current = OmegaConf.to_container(cfg.backbone, resolve=True)
-    for what, theirs, ours in (
-        ("method", saved["method"]["name"], cfg.method.name),
-        ("backbone", saved["backbone"], current),
-    ):
-        if theirs != ours:
-            raise ConfigError(
-                "resume",
-                f"{path} holds a {what} {theirs!r}, this run has {ours!r}",
-                f"a checkpoint of the same {what}",
-            )
+    # Compared as schema objects, so that keys a checkpoint predates count with their defaults.
+    theirs = BACKBONES.typed(saved["backbone"]["name"], saved["backbone"], "resume")
+    if theirs != BACKBONES.typed(cfg.backbone.name, current, "backbone"):
+        _refuse_other(path, "backbone", saved["backbone"], current)
+
+
+def _refuse_other(path: Path, what: str, theirs: Any, ours: Any) -> None:
+    raise ConfigError(
+        "resume",
+        f"{path} holds a {what} {theirs!r}, this run has {ours!r}",
+        f"a checkpoint of the same {what}",
+    )
 
 
 def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> Path | None:

@@ -54,7 +54,7 @@ def _describe_missing_option(error: MissingConfigException) -> str:
     missing = error.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
     if group and error.options is not None:
-        allowed = ", ".join(sorted(o for o in error.options if not o.endswith("_schema")))
+        allowed = ", ".join(sorted(error.options))
         return f"{group}: unknown option {option!r}; allowed: {allowed}"
     return _describe_missing_option_text(str(error)) or _first_line(str(error))
 
@@ -63,8 +63,14 @@ _MISSING_OPTION = re.compile(r"Could not (?:load|find) '(?P<group>[\w/]+)/(?P<op
 
 
 def _group_options(group: str) -> list[str]:
-    """The options of a config group: the YAML files of ``configs/<group>/`` beside the entry
-    point (Hydra clears its own instance when composition fails)."""
+    """The options of a config group: its registry's names, or the YAML files of
+    ``configs/<group>/`` beside the entry point (Hydra clears its own instance when composition
+    fails, so its list is gone)."""
+    from hyperssl.parts import PART_REGISTRIES
+
+    for registry in PART_REGISTRIES:
+        if registry.group == group:
+            return registry.names()
     folder = Path(sys.argv[0]).resolve().parent / "configs" / group
     return [path.stem for path in folder.glob("*.yaml")]
 

@@ -1,19 +1,16 @@
-"""Loss heads: the method's objective and the hyperspherical regularisers."""
+"""Loss heads: the methods' objectives and the hyperspherical regularisers, one registered file
+each (``heads=[uniformity,mhe]``)."""
 
-from hyperssl.heads.base import LossHead, StepOutput
-from hyperssl.heads.classification import CrossEntropyHead
-from hyperssl.heads.contrastive import BYOLHead, InfoNCEQueueHead, MoCoV3Head, NTXentHead
-from hyperssl.heads.registry import HEADS, build_heads, validate_heads
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
+from hyperssl.heads.registry import HEADS, build_head, build_heads, register_head, validate_heads
 
 __all__ = [
     "HEADS",
-    "BYOLHead",
-    "CrossEntropyHead",
-    "InfoNCEQueueHead",
+    "HeadConfig",
     "LossHead",
-    "MoCoV3Head",
-    "NTXentHead",
     "StepOutput",
+    "build_head",
     "build_heads",
+    "register_head",
     "validate_heads",
 ]

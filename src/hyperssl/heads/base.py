@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyperssl.distributed import gather
+from hyperssl.registry import PartConfig
 
 
 @dataclass
@@ -66,20 +68,36 @@ class StepOutput:
         return present
 
 
+def normalized(views: list[Tensor]) -> list[Tensor]:
+    """Each view's rows L2-normalised, in float32 (the heads that read points on the sphere)."""
+    return [F.normalize(view.float(), dim=1) for view in views]
+
+
+@dataclass
+class HeadConfig(PartConfig):
+    """Keys of every head: its weight in the objective (``heads.<name>.weight``)."""
+
+    weight: float = 1.0
+
+
 class LossHead(nn.Module, abc.ABC):
     """A weighted loss term read off a :class:`StepOutput`.
 
-    Subclasses set ``inputs`` (the StepOutput fields they read) and implement ``forward`` returning
-    the unweighted float32 scalar; the method multiplies by ``weight`` and logs it as
-    ``train/<name>``.
+    Subclasses set ``inputs`` (the StepOutput fields they read) and implement ``forward``
+    returning the unweighted float32 scalar; the method multiplies it by ``weight`` and logs it as
+    ``train/<name>``. A head is built from its schema object (``config``, the registered
+    dataclass with its hyperparameters) and the run's geometry, which the heads comparing points
+    on the sphere use and the others ignore.
     """
 
     inputs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, weight: float = 1.0) -> None:
+    def __init__(self, name: str, config: HeadConfig, geometry: Any = "cosine") -> None:
         super().__init__()
         self.name = name
-        self.weight = weight
+        self.config = config
+        self.weight = config.weight
+        self.geometry = geometry
 
     @abc.abstractmethod
     def forward(self, out: StepOutput) -> Tensor:

@@ -14,23 +14,43 @@ angles: w·y = r ||w|| cos ∠(w, y).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, require
 from hyperssl.geometry import no_autocast, to_loss_dtype
+from hyperssl.registry import PartConfig
 
 # The reference caps φ_L at (π/2)(1 - 0.01) so that the angles keep a range to move in.
 _MAX_LOWER_BOUND = (math.pi / 2) * (1.0 - 0.01)
 
 
-def _check_lrable(lrable: str) -> tuple[bool, bool]:
+@dataclass
+class SpherizationConfig(PartConfig):
+    """The spherization layer's hyperparameters (Kim & Kim 2022): scaling, radius, which of the
+    two are learnable ("TF": scaling learnable, radius fixed), and the angle lower bound delta."""
+
+    scaling: float = 5.0
+    radius: float = 5.0
+    lrable: str = "TF"
+    delta: float = 1e-6
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        _check_lrable(self.lrable, f"{key}.lrable")
+        require(self.scaling > 0, f"{key}.scaling", self.scaling, "> 0")
+        require(self.radius > 0, f"{key}.radius", self.radius, "> 0")
+        require(0 < self.delta < 1, f"{key}.delta", self.delta, "0 < delta < 1")
+
+
+def _check_lrable(lrable: str, key: str = "lrable") -> tuple[bool, bool]:
     if not isinstance(lrable, str) or len(lrable) != 2 or set(lrable) - {"T", "F"}:
         raise ConfigError(
-            key="lrable",
+            key=key,
             problem=f"{lrable!r} is not two letters T/F (scaling learnable, radius learnable)",
             allowed="TT, TF, FT, FF",
         )

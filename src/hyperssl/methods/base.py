@@ -9,26 +9,44 @@ from __future__ import annotations
 
 import abc
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
-from timm.scheduler.scheduler import Scheduler as TimmScheduler
+from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from hyperssl.backbones import create_backbone
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, require
 from hyperssl.eval.metrics import labelled_cross_entropy, top_k_accuracy
-from hyperssl.heads import LossHead, StepOutput, build_heads
+from hyperssl.geometries import create_geometry
+from hyperssl.heads import LossHead, StepOutput, build_head, build_heads
+from hyperssl.layers.projector import ProjectorConfig
 from hyperssl.methods.nan_guard import NonFiniteGuard
 from hyperssl.methods.performance import compile_modules, to_memory_format
-from hyperssl.optim import build_optimizer, build_scheduler, scaled_lr, split_decay_groups
+from hyperssl.optim import ScheduledOptimization, split_decay_groups
+from hyperssl.registry import PartConfig
 from hyperssl.step_logging import is_logging_step
 
 Batch = tuple[list[Tensor], Tensor, Tensor]
+
+
+@dataclass
+class MethodConfig(PartConfig):
+    """Keys shared by every method."""
+
+    name: str = MISSING
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    objective_weight: float = 1.0  # 0 trains on the heads alone (the objective is still logged)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        self.projector.validate(cfg, f"{key}.projector")
+        require(
+            self.objective_weight >= 0, f"{key}.objective_weight", self.objective_weight, ">= 0"
+        )
 
 
 def backbone_from_config(cfg: DictConfig, image_size: int) -> nn.Module:
@@ -44,11 +62,23 @@ def pretrain_crop_size(cfg: DictConfig) -> int:
     return max(pipeline.crop_size for pipeline in cfg.augmentations)
 
 
-class BaseMethod(pl.LightningModule, abc.ABC):
-    """Backbone + heads + online probe; subclasses add their projector/predictor/momentum parts.
+def unique_log_names(objective: str, selected: list[str]) -> list[str]:
+    """Log names of the objective and the selected heads, each counted once: a selected head is
+    logged under its key (``heads.<name>`` -> ``train/<name>``); the objective under its own
+    name, or ``objective_<name>`` when a selected head has the same name."""
+    return [f"objective_{objective}" if objective in selected else objective, *selected]
 
-    Hooks: ``objective()`` returns the method's own loss head (the first head), ``embed(views,
-    labels)`` returns the step's StepOutput, ``produces`` names the StepOutput fields it fills.
+
+class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
+    """Backbone + the method's modules + heads + online probe.
+
+    Hooks, in the order they run: ``build_classifier()`` (the online probe, or a supervised
+    method's classifier), ``build()`` (the method's own modules: projector, predictor, momentum
+    copies, queues), ``objective()`` (the method's loss, the first head; the heads selected with
+    ``heads=`` are built after it), and per step ``embed(views, labels)`` -> StepOutput and
+    ``after_step(out)``. ``learnable_params()`` gives the optimizer's parameter groups.
+    ``produces`` names the StepOutput fields the method fills (set it in ``build`` when it depends
+    on the config).
     """
 
     produces: ClassVar[frozenset[str]] = frozenset()
@@ -63,15 +93,18 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         super().__init__()
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True)})
         self.cfg = cfg
-        self.geometry: str = cfg.geometry.name
+        self.geometry = create_geometry(cfg.geometry)
         self.backbone = backbone_from_config(cfg, pretrain_crop_size(cfg))
         self.num_features: int = self.backbone.num_features
         self.num_classes: int = cfg.data.num_classes
-        self.classifier = nn.Linear(self.num_features, self.num_classes)
-        self.heads = nn.ModuleList([self.objective(), *build_heads(cfg.heads, self.geometry)])
-        self.heads[0].weight = cfg.method.objective_weight
+        self.classifier = self.build_classifier()
+        self.build()
+        objective = self.objective()
+        objective.weight = cfg.method.objective_weight
+        self.heads = nn.ModuleList([objective, *build_heads(cfg.heads, self.geometry)])
+        self.head_names = unique_log_names(objective.name, list(cfg.heads))
         self._check_head_inputs()
-        self.nan_guard = NonFiniteGuard([head.name for head in self.heads])
+        self.nan_guard = NonFiniteGuard(self.head_names)
         self._nan_check_each_step = True  # resolved from cfg.nan_guard in on_fit_start
         self.logs_this_step = True  # whether the current training step logs (step_logging.py)
         self.memory_format = (
@@ -79,13 +112,28 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         )
 
     # ----------------------------------------------------------------- hooks for subclasses
+    def build_classifier(self) -> nn.Module:
+        """The classifier on the backbone's features: the online linear probe by default."""
+        return nn.Linear(self.num_features, self.num_classes)
+
+    def build(self) -> None:
+        """Create the method's own modules (called after the backbone, before the heads)."""
+
     @abc.abstractmethod
     def objective(self) -> LossHead:
-        """The method's own loss, as the first head."""
+        """The method's own loss, as the first head (see :meth:`objective_head`)."""
 
     @abc.abstractmethod
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
         """Forward every view; return the named embeddings of the step."""
+
+    def after_step(self, out: StepOutput) -> None:
+        """Called after the loss of a training step is computed (MoCo stores its keys here)."""
+
+    def objective_head(self, name: str, **values: Any) -> LossHead:
+        """The registered head ``name`` with ``values`` from the method's config, in the run's
+        geometry: what :meth:`objective` returns."""
+        return build_head(name, values, self.geometry)
 
     # ----------------------------------------------------------------- shared machinery
     def _check_head_inputs(self) -> None:
@@ -109,16 +157,13 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         """Backbone features [B, F] of a batch of images."""
         return self.backbone(images)
 
-    def after_step(self, out: StepOutput) -> None:
-        """Called after the loss of a training step is computed (MoCo stores its keys here)."""
-
     def classify(self, feats: Tensor) -> Tensor:
         """Class logits for validation: the online probe on detached features by default."""
         return self.classifier(feats.detach())
 
     def loss_terms(self, out: StepOutput) -> dict[str, Tensor]:
-        """Each head's unweighted value, keyed by head name."""
-        return {head.name: head(out) for head in self.heads}
+        """Each head's unweighted value, keyed by its unique log name."""
+        return {name: head(out) for name, head in zip(self.head_names, self.heads, strict=True)}
 
     def _classification_metrics(
         self, logits: Tensor, labels: Tensor
@@ -145,7 +190,8 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         self.nan_guard.observe(terms, self.global_step)
         if self._nan_check_each_step:
             self._stop_if_not_finite()
-        objective = sum(head.weight * terms[head.name] for head in self.heads)
+        weighted = zip(self.heads, terms.values(), strict=True)
+        loss = sum(head.weight * term for head, term in weighted)
         self.after_step(out)
         labels = labels.repeat(len(views))
         probe_logits = probe_loss = None
@@ -154,15 +200,31 @@ class BaseMethod(pl.LightningModule, abc.ABC):
             probe_loss = labelled_cross_entropy(probe_logits, labels)
         self.logs_this_step = self._trainer is None or is_logging_step(self.trainer, batch_idx)
         if self.logs_this_step:
-            metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
-            metrics["train/loss"] = objective.detach()
-            if local.logits is not None:
-                metrics["train/acc1"] = top_k_accuracy(local.logits.detach(), labels, 1)
-            if probe_loss is not None:
-                metrics["train/probe_loss"] = probe_loss.detach()
-                metrics["train/probe_acc1"] = top_k_accuracy(probe_logits, labels, 1)
+            metrics = self._step_metrics(
+                terms, loss, labels, local.logits, probe_logits, probe_loss
+            )
             self.log_dict(metrics, on_step=True, on_epoch=False)
-        return objective if probe_loss is None else objective + probe_loss
+        return loss if probe_loss is None else loss + probe_loss
+
+    def _step_metrics(
+        self,
+        terms: dict[str, Tensor],
+        loss: Tensor,
+        labels: Tensor,
+        logits: Tensor | None,
+        probe_logits: Tensor | None,
+        probe_loss: Tensor | None,
+    ) -> dict[str, Tensor]:
+        """What a logging step logs: every head's term, their weighted sum, and the accuracy of
+        the method's classifier and of the online probe when there is one."""
+        metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
+        metrics["train/loss"] = loss.detach()
+        if logits is not None:
+            metrics["train/acc1"] = top_k_accuracy(logits.detach(), labels, 1)
+        if probe_logits is not None and probe_loss is not None:
+            metrics["train/probe_loss"] = probe_loss.detach()
+            metrics["train/probe_acc1"] = top_k_accuracy(probe_logits, labels, 1)
+        return metrics
 
     def _stop_if_not_finite(self) -> None:
         """``nan_guard=step``: stop before a NaN/inf reaches the weights, saving the current (last
@@ -214,54 +276,30 @@ class BaseMethod(pl.LightningModule, abc.ABC):
         probe = "classifier" if self.online_probe else None
         return {name: module for name, module in self.named_children() if name != probe}
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        opt_cfg = self.cfg.optimizer
-        world_size = self.trainer.world_size if self._trainer is not None else 1
-
-        def lr_of(value: float) -> float:
-            return scaled_lr(
-                value,
-                opt_cfg.batch_size,
-                world_size,
-                opt_cfg.reference_batch_size,
-                opt_cfg.scale_lr_by_batch,
-            )
-
+    def learnable_params(self) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups (see :class:`hyperssl.optim.ScheduledOptimization`
+        for the per-group options ``lr``, ``weight_decay`` and ``static_lr``): each learnable
+        module's, split by weight decay, and the online probe's with ``optimizer.classifier_lr``
+        and no weight decay. A method with, e.g., a fixed-lr predictor extends this list."""
+        optimizer = self.cfg.optimizer
         groups = [
             group
             for name, module in self.learnable_modules().items()
-            for group in split_decay_groups(module, opt_cfg.exclude_bias_n_norm, name)
+            for group in split_decay_groups(module, optimizer.exclude_bias_n_norm, name)
         ]
         if self.online_probe:
             groups.append(
                 {
                     "name": "classifier",
                     "params": list(self.classifier.parameters()),
-                    "lr": lr_of(opt_cfg.classifier_lr),
+                    "lr": optimizer.classifier_lr,
                     "weight_decay": 0.0,
                 }
             )
-        groups = [group for group in groups if group["params"]]
-        optimizer = build_optimizer(groups, opt_cfg, lr_of(opt_cfg.lr))
-        total_steps = int(self.trainer.estimated_stepping_batches)
-        max_epochs = self.trainer.max_epochs or 0
-        steps_per_epoch = max(total_steps // max_epochs, 1) if max_epochs > 0 else total_steps
-        scheduler, interval = build_scheduler(
-            optimizer, self.cfg.scheduler, total_steps, steps_per_epoch
-        )
-        if scheduler is None:
-            return {"optimizer": optimizer}
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "frequency": 1},
-        }
+        return groups
 
-    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
-        if isinstance(scheduler, TimmScheduler):
-            # timm's schedulers are stepped by update count, after each optimizer step.
-            scheduler.step_update(num_updates=self.global_step)
-        else:
-            scheduler.step()
+    def configure_optimizers(self) -> dict[str, Any]:
+        return self.optimization(self.learnable_params(), self.cfg.optimizer, self.cfg.scheduler)
 
     # ------------------------------------------------------------ exact resume of randomness
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
-import abc
 import copy
 import math
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from hyperssl.errors import require
 from hyperssl.heads import StepOutput
-from hyperssl.methods.base import BaseMethod
+from hyperssl.layers.projector import PredictorConfig, build_predictor, build_projector
+from hyperssl.methods.base import BaseMethod, MethodConfig
+from hyperssl.registry import PartConfig
+
+
+@dataclass
+class MomentumConfig(PartConfig):
+    """EMA of the momentum encoders: τ rises from ``base_tau`` to ``final_tau`` on a cosine."""
+
+    base_tau: float = 0.99
+    final_tau: float = 1.0
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        require(
+            0 <= self.base_tau <= self.final_tau <= 1,
+            key,
+            f"base_tau={self.base_tau}, final_tau={self.final_tau}",
+            "0 <= base_tau <= final_tau <= 1",
+        )
+
+
+@dataclass
+class MomentumMethodConfig(MethodConfig):
+    """Keys of the methods with momentum encoders."""
+
+    momentum: MomentumConfig = field(default_factory=MomentumConfig)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        self.momentum.validate(cfg, f"{key}.momentum")
+
+
+@dataclass
+class PredictorMethodConfig(MomentumMethodConfig):
+    """Keys of the momentum methods with a predictor on the online branch (BYOL, MoCo v3)."""
+
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        self.predictor.validate(cfg, f"{key}.predictor")
 
 
 def cosine_tau(step: int, total_steps: int, base_tau: float, final_tau: float) -> float:
@@ -46,26 +87,29 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 
 
 class MomentumMethod(BaseMethod):
-    """A method with momentum copies of some of its modules, updated after every optimizer step.
+    """A method with momentum copies of its backbone and projector, updated after every optimizer
+    step, and (``uses_predictor``) a predictor on the online branch.
 
-    Subclasses build their projector (``build_projector``); its momentum copy and the backbone's
-    are made here, and ``momentum_pairs`` lists them. τ follows :func:`cosine_tau`
-    over the run's optimizer steps, the update after step k (0-based) using τ_k, as BYOL's
-    schedule; it is a function of the global step, so a resumed run
+    ``build`` makes the projector (:func:`hyperssl.layers.projector.build_projector`), the
+    predictor and the momentum copies; ``momentum_pairs`` lists the (online, copy) pairs. τ
+    follows :func:`cosine_tau` over the run's optimizer steps, the update after step k (0-based)
+    using τ_k, as BYOL's schedule; it is a function of the global step, so a resumed run
     continues with the τ an uninterrupted one would have, and the buffer ``tau`` (saved in
     checkpoints) always holds the value used by the last update.
     """
 
-    def __init__(self, cfg: DictConfig) -> None:
-        super().__init__(cfg)
-        self.projector: nn.Module = self.build_projector()
+    uses_predictor: ClassVar[bool] = True  # its schema is then a PredictorMethodConfig
+
+    def build(self) -> None:
+        method = self.cfg.method
+        self.projector: nn.Module = build_projector(self.num_features, method.projector)
+        if self.uses_predictor:
+            self.predictor: nn.Module = build_predictor(
+                method.projector.output_dim, method.predictor
+            )
         self.momentum_backbone = frozen_copy(self.backbone)
         self.momentum_projector = frozen_copy(self.projector)
-        self.register_buffer("tau", torch.tensor(float(cfg.method.momentum.base_tau)))
-
-    @abc.abstractmethod
-    def build_projector(self) -> nn.Module:
-        """The online projector (its momentum copy is made by this class)."""
+        self.register_buffer("tau", torch.tensor(float(method.momentum.base_tau)))
 
     def momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(online, momentum copy) pairs updated after every optimizer step."""
@@ -87,14 +131,12 @@ class MomentumMethod(BaseMethod):
             feats = [self.momentum_backbone(view) for view in views]
         return [self.momentum_projector(f) for f in feats]
 
-    def embed_with_predictor(
-        self, predictor: nn.Module, views: list[Tensor], labels: Tensor
-    ) -> StepOutput:
-        """The step of the predictor methods (BYOL, MoCo v3): z = projector(features),
-        p = predictor(z), k = the momentum encoder's outputs."""
+    def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
+        """z = projector(features), p = predictor(z) (with a predictor), k = the momentum
+        encoder's outputs."""
         feats = self.encode(views)
         z = [self.projector(f) for f in feats]
-        p = [predictor(v) for v in z]
+        p = [self.predictor(v) for v in z] if self.uses_predictor else []
         return StepOutput(
             labels=labels, feats=feats, z=z, p=p, k=self.momentum_keys(views), model=self
         )

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.heads import LossHead, NTXentHead, StepOutput
+from hyperssl.errors import require
+from hyperssl.heads import LossHead, StepOutput
 from hyperssl.layers.projector import build_projector
-from hyperssl.methods.base import BaseMethod
+from hyperssl.methods.base import BaseMethod, MethodConfig
+from hyperssl.methods.registry import register_method
 
 
+@dataclass
+class SimCLRConfig(MethodConfig):
+    """solo-learn's CIFAR recipe: temperature 0.2, projector 2048-128."""
+
+    temperature: float = 0.2
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        require(self.temperature > 0, f"{key}.temperature", self.temperature, "> 0")
+
+
+@register_method("simclr", SimCLRConfig)
 class SimCLR(BaseMethod):
     """Backbone -> projector MLP -> z per view; objective NT-Xent over all views of the batch."""
 
     produces: ClassVar[frozenset[str]] = frozenset({"feats", "z", "labels", "model"})
 
-    def __init__(self, cfg) -> None:
-        super().__init__(cfg)
-        self.projector: nn.Module = build_projector(self.num_features, cfg.method.projector)
+    def build(self) -> None:
+        self.projector: nn.Module = build_projector(self.num_features, self.cfg.method.projector)
 
     def objective(self) -> LossHead:
-        return NTXentHead(temperature=self.cfg.method.temperature, geometry=self.geometry)
+        return self.objective_head("nt_xent", temperature=self.cfg.method.temperature)
 
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
         feats = self.encode(views)

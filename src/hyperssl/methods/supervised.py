@@ -6,18 +6,46 @@ Runs the supervised experiments of the MHE (``heads=[mhe]``), HCR (``heads=[hcr,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from hyperssl.heads import CrossEntropyHead, LossHead, StepOutput
-from hyperssl.layers.projector import build_projector
-from hyperssl.layers.spherization import SphericLinear
-from hyperssl.methods.base import BaseMethod
+from hyperssl.errors import require
+from hyperssl.heads import LossHead, StepOutput
+from hyperssl.layers.projector import ProjectorConfig, build_projector
+from hyperssl.layers.spherization import SphericLinear, SpherizationConfig
+from hyperssl.methods.base import BaseMethod, MethodConfig
+from hyperssl.methods.registry import register_method
+
+CLASSIFIERS = ("linear", "spheric")
 
 
+@dataclass
+class SupervisedConfig(MethodConfig):
+    """classifier: linear, or spheric (the spherization layer + a bias-free linear, Kim & Kim
+    2022). use_projector adds a projection head (z) for HCR and contrastive heads."""
+
+    classifier: str = "linear"
+    spherization: SpherizationConfig = field(default_factory=SpherizationConfig)
+    label_smoothing: float = 0.0
+    use_projector: bool = False
+    projector: ProjectorConfig = field(default_factory=lambda: ProjectorConfig(512, 128))
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        require(
+            self.classifier in CLASSIFIERS,
+            f"{key}.classifier",
+            self.classifier,
+            ", ".join(CLASSIFIERS),
+        )
+        self.spherization.validate(cfg, f"{key}.spherization")
+
+
+@register_method("supervised", SupervisedConfig)
 class Supervised(BaseMethod):
     """Backbone -> classifier (linear, or a SphericLinear read through angles only) with
     cross-entropy; an optional projection head gives z for HCR and contrastive heads."""
@@ -26,15 +54,11 @@ class Supervised(BaseMethod):
     min_views: ClassVar[int] = 1
     regularized_layers: ClassVar[tuple[str, ...]] = ("backbone", "classifier")
 
-    def __init__(self, cfg: DictConfig) -> None:
-        method = cfg.method
-        self.produces = frozenset(
-            {"feats", "logits", "labels", "model"} | ({"z"} if method.use_projector else set())
-        )
-        super().__init__(cfg)
+    def build_classifier(self) -> nn.Module:
+        method = self.cfg.method
         if method.classifier == "spheric":
             sph = method.spherization
-            self.classifier = SphericLinear(
+            return SphericLinear(
                 self.num_features,
                 self.num_classes,
                 scaling=sph.scaling,
@@ -42,11 +66,18 @@ class Supervised(BaseMethod):
                 lrable=sph.lrable,
                 delta=sph.delta,
             )
+        return super().build_classifier()
+
+    def build(self) -> None:
+        method = self.cfg.method
+        self.produces = frozenset(
+            {"feats", "logits", "labels", "model"} | ({"z"} if method.use_projector else set())
+        )
         if method.use_projector:
             self.projector: nn.Module = build_projector(self.num_features, method.projector)
 
     def objective(self) -> LossHead:
-        return CrossEntropyHead(self.cfg.method.label_smoothing)
+        return self.objective_head("cross_entropy", label_smoothing=self.cfg.method.label_smoothing)
 
     def classify(self, feats: Tensor) -> Tensor:
         return self.classifier(feats)

@@ -1,0 +1,34 @@
+"""NT-Xent as a head: SimCLR's objective, and an extra contrastive term for any method that
+produces projections (``heads=[nt_xent]``, e.g. beside a supervised classifier, as HCR assumes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from omegaconf import DictConfig
+from torch import Tensor
+
+from hyperssl.errors import require
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
+from hyperssl.heads.registry import register_head
+from hyperssl.losses import nt_xent_views
+
+
+@dataclass
+class NTXentHeadConfig(HeadConfig):
+    temperature: float = 0.2
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        require(self.temperature > 0, f"{key}.temperature", self.temperature, "> 0")
+
+
+@register_head("nt_xent", NTXentHeadConfig)
+class NTXentHead(LossHead):
+    """NT-Xent over every view of the step with the run's geometry (Chen et al. 2020, Eq. 1;
+    :func:`hyperssl.losses.nt_xent_views`)."""
+
+    inputs: ClassVar[tuple[str, ...]] = ("z",)
+
+    def forward(self, out: StepOutput) -> Tensor:
+        return nt_xent_views(out.z, self.config.temperature, self.geometry)

@@ -1,0 +1,46 @@
+"""Every registered method with every registered geometry and every registered head whose inputs
+it produces: one training step gives a finite value per head and finite gradients. Parametrised
+over the registries, so a new part is tested the moment its file exists."""
+
+import math
+
+import pytest
+import torch
+from hydra_runs import TINY, compose_pretrain
+from method_steps import training_step
+
+from hyperssl.geometries import GEOMETRIES
+from hyperssl.heads import HEADS
+from hyperssl.methods import METHODS, create_method
+
+# Sizes only: a method missing here runs with its defaults. The supervised method gets its
+# projection head, so that the heads reading z apply to it too.
+SMALL = {
+    "mocov2plus": ["method.queue_size=64"],
+    "mocov3": ["method.predictor.hidden_dim=32"],
+    "byol": ["method.predictor.hidden_dim=32"],
+    "supervised": ["method.use_projector=true"],
+}
+
+
+def compatible_heads(method: str, tmp_path) -> list[str]:
+    model = create_method(
+        compose_pretrain([*TINY, f"method={method}", *SMALL.get(method, [])], tmp_path)
+    )
+    return [entry.name for entry in HEADS if set(entry.target.inputs) <= model.produces]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
+@pytest.mark.parametrize("method", METHODS.names())
+def test_one_step_of_every_compatible_head_is_finite(method, geometry, tmp_path):
+    heads = compatible_heads(method, tmp_path / "probe")
+    overrides = [*TINY, f"method={method}", f"geometry={geometry}", *SMALL.get(method, [])]
+    model = create_method(compose_pretrain([*overrides, f"heads=[{','.join(heads)}]"], tmp_path))
+    loss, logged = training_step(model)
+    loss.backward()
+
+    assert model.head_names[1:] == heads and len(set(model.head_names)) == len(heads) + 1
+    for name in model.head_names:
+        assert math.isfinite(logged[f"train/{name}"].item()), name
+    grads = [p.grad for p in model.backbone.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
