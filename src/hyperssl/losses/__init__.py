@@ -4,7 +4,7 @@ from hyperssl.losses.align_uniform import align_loss, uniform_loss, uniform_loss
 from hyperssl.losses.contrastive import info_nce, info_nce_queue, nt_xent, nt_xent_views
 from hyperssl.losses.hcr import hcr_loss
 from hyperssl.losses.mhe import MHE_POWERS, mhe_embedding_energy, mhe_energies, mhe_energy
-from hyperssl.losses.regression import byol_loss
+from hyperssl.losses.regression import byol_loss, simsiam_loss
 
 __all__ = [
     "MHE_POWERS",
@@ -18,6 +18,7 @@ __all__ = [
     "mhe_energy",
     "nt_xent",
     "nt_xent_views",
+    "simsiam_loss",
     "uniform_loss",
     "uniform_loss_with_queue",
 ]

@@ -1,4 +1,4 @@
-"""Regression objectives on the sphere: BYOL's predictor-to-target loss."""
+"""Regression objectives on the sphere: BYOL's and SimSiam's predictor-to-target losses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hyperssl.geometries import GeometryLike, create_geometry
-from hyperssl.geometry import loss_dtype, no_autocast, to_loss_dtype
+from hyperssl.geometry import loss_dtype, no_autocast, paired_similarity, to_loss_dtype
 
 
 def byol_loss(p: Tensor, z: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
@@ -37,3 +37,23 @@ def byol_loss(p: Tensor, z: Tensor, geometry: GeometryLike = "cosine") -> Tensor
         p = F.normalize(to_loss_dtype(p, dtype), dim=1)
         z = F.normalize(to_loss_dtype(z, dtype), dim=1)
         return geometry.squared_distance((p * z).sum(dim=1)).mean()
+
+
+def simsiam_loss(p: Tensor, z: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
+    r"""SimSiam's negative similarity with stop-gradient (Chen & He, CVPR 2021, Eq. 1 and 3):
+
+        D(p, z) = -(1/B) Σ_i s(p̂_i, stopgrad(ẑ_i))
+
+    with s the geometry's similarity of the L2-normalised rows (``"cosine"``: -cos θ_i, the
+    paper's; ``"geodesic"``: -(1 - θ_i/π)). ``z`` is detached here: the stop-gradient is the
+    method. The gradient of p̂ is that of BYOL's loss (:func:`byol_loss`) divided by 2 for the
+    cosine (2 - 2 cos θ), so the two objectives differ in scale, not direction.
+
+    p: [B, D] predictor outputs, z: [B, D] projections of another view -> scalar loss (float32,
+    float64 for float64 input).
+    """
+    with no_autocast(p):
+        dtype = loss_dtype(p, z)
+        p = F.normalize(to_loss_dtype(p, dtype), dim=1)
+        z = F.normalize(to_loss_dtype(z.detach(), dtype), dim=1)
+        return -paired_similarity(p, z, geometry).mean()

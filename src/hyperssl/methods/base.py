@@ -276,23 +276,28 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         probe = "classifier" if self.online_probe else None
         return {name: module for name, module in self.named_children() if name != probe}
 
+    def module_groups(self, name: str, module: nn.Module, **options: Any) -> list[dict[str, Any]]:
+        """The parameter groups of ``module`` (named ``name``, split by weight decay per
+        ``optimizer.exclude_bias_n_norm``), each with the group ``options``."""
+        exclude = self.cfg.optimizer.exclude_bias_n_norm
+        return [{**group, **options} for group in split_decay_groups(module, exclude, name)]
+
     def learnable_params(self) -> list[dict[str, Any]]:
         """The optimizer's parameter groups (see :class:`hyperssl.optim.ScheduledOptimization`
         for the per-group options ``lr``, ``weight_decay`` and ``static_lr``): each learnable
-        module's, split by weight decay, and the online probe's with ``optimizer.classifier_lr``
-        and no weight decay. A method with, e.g., a fixed-lr predictor extends this list."""
-        optimizer = self.cfg.optimizer
+        module's, and the online probe's with ``optimizer.classifier_lr`` and no weight decay.
+        A method extends the list, e.g. with a fixed-lr predictor (see SimSiam)."""
         groups = [
             group
             for name, module in self.learnable_modules().items()
-            for group in split_decay_groups(module, optimizer.exclude_bias_n_norm, name)
+            for group in self.module_groups(name, module)
         ]
         if self.online_probe:
             groups.append(
                 {
                     "name": "classifier",
                     "params": list(self.classifier.parameters()),
-                    "lr": optimizer.classifier_lr,
+                    "lr": self.cfg.optimizer.classifier_lr,
                     "weight_decay": 0.0,
                 }
             )
