@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -66,6 +68,16 @@ class StepOutput:
             if getattr(self, name) is not None:
                 present.add(name)
         return present
+
+
+def cross_view_terms(
+    loss: Callable[[Tensor, Tensor], Tensor], predictions: list[Tensor], targets: list[Tensor]
+) -> Tensor:
+    """``loss(predictions[i], targets[j])`` for every ordered pair of views i ≠ j, stacked:
+    [V(V-1)] (the symmetrised regression objectives of BYOL and SimSiam)."""
+    return torch.stack(
+        [loss(p, t) for i, p in enumerate(predictions) for j, t in enumerate(targets) if i != j]
+    )
 
 
 def normalized(views: list[Tensor]) -> list[Tensor]:

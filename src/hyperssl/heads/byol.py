@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
-from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput, cross_view_terms
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import byol_loss
 
@@ -20,11 +19,4 @@ class BYOLHead(LossHead):
     inputs: ClassVar[tuple[str, ...]] = ("p", "k")
 
     def forward(self, out: StepOutput) -> Tensor:
-        return torch.stack(
-            [
-                byol_loss(p, k, self.geometry)
-                for i, p in enumerate(out.p)
-                for j, k in enumerate(out.k)
-                if i != j
-            ]
-        ).sum()
+        return cross_view_terms(lambda p, k: byol_loss(p, k, self.geometry), out.p, out.k).sum()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
-from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput, cross_view_terms
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import simsiam_loss
 
@@ -22,11 +21,5 @@ class SimSiamHead(LossHead):
     inputs: ClassVar[tuple[str, ...]] = ("p", "z")
 
     def forward(self, out: StepOutput) -> Tensor:
-        return torch.stack(
-            [
-                simsiam_loss(p, z, self.geometry)
-                for i, p in enumerate(out.p)
-                for j, z in enumerate(out.z)
-                if i != j
-            ]
-        ).mean()
+        terms = cross_view_terms(lambda p, z: simsiam_loss(p, z, self.geometry), out.p, out.z)
+        return terms.mean()
