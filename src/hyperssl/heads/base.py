@@ -9,9 +9,11 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from hyperssl.distributed import gather
+from hyperssl.errors import require
 from hyperssl.registry import PartConfig
 
 
@@ -90,6 +92,16 @@ class HeadConfig(PartConfig):
     """Keys of every head: its weight in the objective (``heads.<name>.weight``)."""
 
     weight: float = 1.0
+
+
+@dataclass
+class TemperatureHeadConfig(HeadConfig):
+    """Keys of the contrastive heads: the softmax temperature τ of their logits."""
+
+    temperature: float = 0.2
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        require(self.temperature > 0, f"{key}.temperature", self.temperature, "> 0")
 
 
 class LossHead(nn.Module, abc.ABC):

@@ -6,13 +6,12 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from hyperssl.heads.base import LossHead, StepOutput
-from hyperssl.heads.nt_xent import NTXentHeadConfig
+from hyperssl.heads.base import LossHead, StepOutput, TemperatureHeadConfig
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import info_nce
 
 
-@register_head("info_nce", NTXentHeadConfig)
+@register_head("info_nce", TemperatureHeadConfig)
 class InfoNCEHead(LossHead):
     """2τ (L(p1, k2) + L(p2, k1)) with L = in-batch :func:`hyperssl.losses.info_nce` (Chen et
     al. 2021, Algorithm 1: ``ctr(q1, k2) + ctr(q2, k1)``, each scaled by 2τ)."""

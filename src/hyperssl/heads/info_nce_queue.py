@@ -6,13 +6,12 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from hyperssl.heads.base import LossHead, StepOutput
-from hyperssl.heads.nt_xent import NTXentHeadConfig
+from hyperssl.heads.base import LossHead, StepOutput, TemperatureHeadConfig
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import info_nce_queue
 
 
-@register_head("info_nce_queue", NTXentHeadConfig)
+@register_head("info_nce_queue", TemperatureHeadConfig)
 class InfoNCEQueueHead(LossHead):
     """(L(q1, k2, queue) + L(q2, k1, queue)) / 2 with L = :func:`hyperssl.losses.info_nce_queue`
     (He et al. 2020, Eq. 1, symmetrised as in solo-learn's MoCo v2+)."""

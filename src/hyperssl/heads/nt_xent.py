@@ -6,21 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from omegaconf import DictConfig
 from torch import Tensor
 
-from hyperssl.errors import require
-from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
+from hyperssl.heads.base import LossHead, StepOutput, TemperatureHeadConfig
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import nt_xent_views
 
 
 @dataclass
-class NTXentHeadConfig(HeadConfig):
-    temperature: float = 0.2
-
-    def validate(self, cfg: DictConfig | None, key: str) -> None:
-        require(self.temperature > 0, f"{key}.temperature", self.temperature, "> 0")
+class NTXentHeadConfig(TemperatureHeadConfig):
+    """The temperature τ of NT-Xent's logits."""
 
 
 @register_head("nt_xent", NTXentHeadConfig)
