@@ -19,7 +19,7 @@ from hyperssl.heads import LossHead, StepOutput, build_head
 WORLD = 2
 BATCH = 6  # per rank
 DIM = 8
-QUEUE = F.normalize(torch.randn(16, DIM, generator=torch.Generator().manual_seed(1)), dim=1)
+QUEUE = F.normalize(torch.randn(2, 16, DIM, generator=torch.Generator().manual_seed(1)), dim=2)
 
 
 class TwoHeads(nn.Module):

@@ -75,12 +75,12 @@ class BareMethod(nn.Module):
         """After the optimizer step (EMA, queue)."""
 
     def forward(self, views: list[Tensor], labels: Tensor) -> Tensor:
-        feats = self.backbone(torch.cat(views))
-        # Per view, as the methods do: BatchNorm statistics of one view at a time.
-        z = [self.projector(f) for f in feats.chunk(len(views))]
+        # One pass per view, as the methods do by default: BatchNorm statistics of one view.
+        feats = [self.backbone(view) for view in views]
+        z = [self.projector(f) for f in feats]
         targets = self.targets(views, z)
-        logits = self.classifier(feats.detach())
-        with torch.autocast(feats.device.type, enabled=False):
+        logits = self.classifier(torch.cat(feats).detach())
+        with torch.autocast(logits.device.type, enabled=False):
             probe = F.cross_entropy(logits.float(), labels.repeat(len(views)))
             return self.objective(z, targets) + probe
 
@@ -101,8 +101,7 @@ class BareMomentum(BareMethod):
 
     @torch.no_grad()
     def keys(self, views: list[Tensor]) -> list[Tensor]:
-        feats = self.momentum_backbone(torch.cat(views)).chunk(len(views))
-        return [self.momentum_projector(f) for f in feats]
+        return [self.momentum_projector(self.momentum_backbone(view)) for view in views]
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -117,8 +116,9 @@ class BareMomentum(BareMethod):
 class BareMoCo(BareMomentum):
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__(cfg)
-        shape = (cfg.method.queue_size, cfg.method.projector.output_dim)
-        self.register_buffer("queue", F.normalize(torch.randn(shape), dim=1))
+        # One queue of past keys per view, as solo-learn's MoCo v2+.
+        shape = (2, cfg.method.queue_size, cfg.method.projector.output_dim)
+        self.register_buffer("queue", F.normalize(torch.randn(shape), dim=2))
         self.pointer = 0
         self.pending: Tensor | None = None
 
@@ -127,19 +127,20 @@ class BareMoCo(BareMomentum):
 
     def objective(self, z: list[Tensor], targets: list[Tensor]) -> Tensor:
         k1, k2 = (F.normalize(k.float(), dim=1) for k in targets)
-        self.pending = torch.cat([k1, k2])
+        self.pending = torch.stack([k1, k2])
         temperature = self.cfg.method.temperature
         return (
-            info_nce_queue_plain(z[0], k2, self.queue, temperature)
-            + info_nce_queue_plain(z[1], k1, self.queue, temperature)
+            info_nce_queue_plain(z[0], k2, self.queue[1], temperature)
+            + info_nce_queue_plain(z[1], k1, self.queue[0], temperature)
         ) / 2
 
     @torch.no_grad()
     def after_step(self) -> None:
         super().after_step()
         keys = self.pending
-        self.queue[self.pointer : self.pointer + len(keys)] = keys
-        self.pointer = (self.pointer + len(keys)) % len(self.queue)
+        batch = keys.shape[1]
+        self.queue[:, self.pointer : self.pointer + batch] = keys
+        self.pointer = (self.pointer + batch) % self.queue.shape[1]
 
 
 class BareBYOL(BareMomentum):

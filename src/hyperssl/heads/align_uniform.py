@@ -31,7 +31,8 @@ class AlignUniformHead(LossHead):
     """L_align(ẑ1, ẑ2; α) + λ (L_unif(ẑ1; t) + L_unif(ẑ2; t)) / 2 (Wang & Isola 2020, Eq. 4-6).
 
     With a MoCo queue in the step, each view's uniformity also counts its pairs with the queue
-    (the paper's MoCo variant, :func:`hyperssl.losses.uniform_loss_with_queue`).
+    its queries meet as negatives (the paper's MoCo variant,
+    :func:`hyperssl.losses.uniform_loss_with_queue`; :meth:`StepOutput.negatives_of`).
     """
 
     inputs: ClassVar[tuple[str, ...]] = ("z",)
@@ -40,7 +41,10 @@ class AlignUniformHead(LossHead):
         config = self.config
         z1, z2 = normalized(out.z[:2])
         if out.queue is not None:
-            uniformity = [uniform_loss_with_queue(z, out.queue, config.t) for z in (z1, z2)]
+            uniformity = [
+                uniform_loss_with_queue(z, out.negatives_of(view), config.t)
+                for view, z in enumerate((z1, z2))
+            ]
         else:
             uniformity = [uniform_loss(z, config.t) for z in (z1, z2)]
         return align_loss(z1, z2, config.alpha) + config.lam * (uniformity[0] + uniformity[1]) / 2

@@ -27,7 +27,7 @@ class StepOutput:
     k:      momentum-encoder outputs   [B, D] per view (MoCo, BYOL), no gradient
     logits: classifier outputs         [B, C] (supervised)
     labels: [B] (-1 for unlabelled samples)
-    queue:  MoCo's negatives           [K, D]
+    queue:  MoCo's queues of past keys [V, K, D], one per view (see :meth:`negatives_of`)
     model:  the module whose layers weight-based heads (MHE) regularise
     """
 
@@ -59,6 +59,13 @@ class StepOutput:
             queue=self.queue,
             model=self.model,
         )
+
+    def negatives_of(self, view: int) -> Tensor:
+        """The queue of negatives of view ``view``'s queries (0 or 1): the queue of the other
+        view's past keys, whose current keys are its positives: [K, D]."""
+        if self.queue is None:
+            raise ValueError("this step has no queue")
+        return self.queue[1 - view]
 
     def provides(self) -> set[str]:
         """The names of the fields that hold something."""

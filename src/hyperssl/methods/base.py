@@ -41,6 +41,11 @@ class MethodConfig(PartConfig):
     name: str = MISSING
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     objective_weight: float = 1.0  # 0 trains on the heads alone (the objective is still logged)
+    # False: one backbone pass per view, so BatchNorm normalises each view on its own, as
+    # solo-learn and the GCL fork (whose numbers we reproduce) do. True: the views of one shape
+    # go through as one batch, fewer and larger kernels (faster on GPUs), but BatchNorm's
+    # statistics then span all views (a different objective, see README "Fidelity").
+    views_in_one_batch: bool = False
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         self.projector.validate(cfg, f"{key}.projector")
@@ -55,6 +60,14 @@ def backbone_from_config(cfg: DictConfig, image_size: int) -> nn.Module:
     if cfg.backbone.model_name is not None:
         kwargs["model_name"] = cfg.backbone.model_name
     return create_backbone(cfg.backbone.name, image_size, cfg.backbone.small_stem, **kwargs)
+
+
+def forward_views(module: nn.Module, views: list[Tensor], in_one_batch: bool) -> list[Tensor]:
+    """``module`` applied to each view: one pass per view, or (``in_one_batch``, when every view
+    has the same shape) one pass over their concatenation, split back per view."""
+    if in_one_batch and all(view.shape == views[0].shape for view in views):
+        return list(module(torch.cat(views)).chunk(len(views)))
+    return [module(view) for view in views]
 
 
 def pretrain_crop_size(cfg: DictConfig) -> int:
@@ -148,10 +161,9 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
                 )
 
     def encode(self, views: list[Tensor]) -> list[Tensor]:
-        """Backbone features per view; views of one shape go through as one batch."""
-        if all(view.shape == views[0].shape for view in views):
-            return list(self.backbone(torch.cat(views)).chunk(len(views)))
-        return [self.backbone(view) for view in views]
+        """Backbone features per view, one pass per view unless ``method.views_in_one_batch``
+        (see :func:`forward_views`)."""
+        return forward_views(self.backbone, views, self.cfg.method.views_in_one_batch)
 
     def forward(self, images: Tensor) -> Tensor:
         """Backbone features [B, F] of a batch of images."""

@@ -19,14 +19,14 @@ from hyperssl.validation import known_world_size
 
 
 def check_queue_size(queue_size: int, global_batch: int) -> None:
-    """MoCo's queue takes the keys of two views per step, so it must be a multiple of 2 x batch."""
-    keys_per_step = 2 * global_batch
-    if queue_size < 1 or queue_size % keys_per_step:
+    """Each view's queue takes that view's keys of the global batch per step, so its size must be
+    a multiple of the global batch (solo-learn asserts the same)."""
+    if queue_size < 1 or queue_size % global_batch:
         raise ConfigError(
             "method.queue_size",
-            f"{queue_size} is not a multiple of the keys enqueued per step "
-            f"(2 views x global batch {global_batch} = {keys_per_step})",
-            f"a multiple of {keys_per_step}",
+            f"{queue_size} is not a multiple of the keys each view enqueues per step "
+            f"(the global batch, {global_batch})",
+            f"a multiple of {global_batch}",
         )
 
 
@@ -48,21 +48,25 @@ class MoCoV2PlusConfig(MomentumMethodConfig):
 
 @register_method("mocov2plus", MoCoV2PlusConfig)
 class MoCoV2Plus(MomentumMethod):
-    """Online backbone + projector give q, the momentum copies give k; negatives come from a
-    FIFO queue of past keys [K, D].
+    """Online backbone + projector give q, the momentum copies give k; the negatives come from
+    one FIFO queue of past keys per view, [2, K, D], as in solo-learn and the GCL fork: the
+    queries of view 1 meet the keys of view 2 and the queue of view 2's past keys, and the
+    other way round (:class:`hyperssl.heads.info_nce_queue.InfoNCEQueueHead`).
 
-    The queue is a buffer, so it is saved in checkpoints and a resumed run continues with it.
-    The keys of the first two views are enqueued after each step (2 x global batch per step).
+    The queues are a buffer, so they are saved in checkpoints and a resumed run continues with
+    them. After each step every view's keys of the global batch (gathered over processes) are
+    written at the shared pointer, which then moves by the global batch.
     """
 
     produces: ClassVar[frozenset[str]] = frozenset({"feats", "z", "k", "queue", "labels", "model"})
     uses_predictor: ClassVar[bool] = False
+    queued_views: ClassVar[int] = 2
 
     def build(self) -> None:
         super().build()
         method = self.cfg.method
-        queue = F.normalize(torch.randn(method.queue_size, method.projector.output_dim), dim=1)
-        self.register_buffer("queue", queue)
+        shape = (self.queued_views, method.queue_size, method.projector.output_dim)
+        self.register_buffer("queue", F.normalize(torch.randn(shape), dim=2))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self._pending_keys: Tensor | None = None
         self._queue_start = 0
@@ -85,17 +89,31 @@ class MoCoV2Plus(MomentumMethod):
             self.cfg.method.queue_size, self.cfg.optimizer.batch_size * self.trainer.world_size
         )
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Runs before the weights load: name the cause instead of a size-mismatch traceback.
+        saved = checkpoint.get("state_dict", {}).get("queue")
+        if saved is not None and saved.shape != self.queue.shape:
+            raise ConfigError(
+                "ckpt_path",
+                f"its MoCo v2+ queue has shape {list(saved.shape)} (one shared queue, written "
+                "before hyperssl kept one queue per view) but this run needs "
+                f"{list(self.queue.shape)}",
+                "a checkpoint of a MoCo v2+ run with the same queue_size and projector",
+            )
+        super().on_load_checkpoint(checkpoint)
+
     def after_step(self, out: StepOutput) -> None:
         # ``out`` is gathered: the keys of every rank, in rank order, identical on every rank.
         # Enqueued after backward (on_train_batch_end): the loss's graph still reads the queue.
-        self._pending_keys = torch.cat([F.normalize(k.detach().float(), dim=1) for k in out.k[:2]])
+        keys = [k.detach().to(self.queue.dtype) for k in out.k[: self.queued_views]]
+        self._pending_keys = F.normalize(torch.stack(keys), dim=2)
 
     @torch.no_grad()
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         keys, self._pending_keys = self._pending_keys, None
         if keys is not None:
-            start = self._queue_start
-            self.queue[start : start + len(keys)] = keys.to(self.queue.dtype)
-            self._queue_start = (start + len(keys)) % len(self.queue)
+            start, batch = self._queue_start, keys.shape[1]
+            self.queue[:, start : start + batch] = keys
+            self._queue_start = (start + batch) % self.queue.shape[1]
             self.queue_ptr.fill_(self._queue_start)
         super().on_train_batch_end(outputs, batch, batch_idx)

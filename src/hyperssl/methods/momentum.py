@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from hyperssl.errors import require
 from hyperssl.heads import StepOutput
 from hyperssl.layers.projector import PredictorConfig, build_predictor, build_projector
-from hyperssl.methods.base import BaseMethod, MethodConfig
+from hyperssl.methods.base import BaseMethod, MethodConfig, forward_views
 from hyperssl.registry import PartConfig
 
 
@@ -124,11 +124,10 @@ class MomentumMethod(BaseMethod):
 
     @torch.no_grad()
     def momentum_keys(self, views: list[Tensor]) -> list[Tensor]:
-        """Momentum backbone + projector outputs per view (no gradient)."""
-        if all(view.shape == views[0].shape for view in views):
-            feats = self.momentum_backbone(torch.cat(views)).chunk(len(views))
-        else:
-            feats = [self.momentum_backbone(view) for view in views]
+        """Momentum backbone + projector outputs per view (no gradient), the backbone's passes
+        grouped as the online encoder's (:meth:`encode`)."""
+        in_one_batch = self.cfg.method.views_in_one_batch
+        feats = forward_views(self.momentum_backbone, views, in_one_batch)
         return [self.momentum_projector(f) for f in feats]
 
     def embed(self, views: list[Tensor], labels: Tensor) -> StepOutput:
