@@ -53,6 +53,93 @@ def test_lars_does_not_adapt_the_exempt_group():
     torch.testing.assert_close(model.bias.detach(), before - 0.5)
 
 
+def solo_learn_lars_step(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    buffers: list[torch.Tensor | None],
+    group: dict,
+    exclude_bias_n_norm: bool,
+) -> None:
+    """One step of solo-learn's LARS (solo/utils/lars.py) on float64 copies, in place: the trust
+    ratio eta ||p|| / (||g|| + wd ||p|| + eps), clipped to at most lr with ``clip_lr``, scales
+    g + wd p for every parameter but, with ``exclude_bias_n_norm``, the one-dimensional ones
+    (which get plain momentum SGD with no weight decay); then momentum SGD."""
+    lr, wd = group["lr"], group["weight_decay"]
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        p_norm, g_norm = p.norm().item(), g.norm().item()
+        step = g.clone()
+        if (p.ndim != 1 or not exclude_bias_n_norm) and p_norm != 0 and g_norm != 0:
+            ratio = group["eta"] * p_norm / (g_norm + p_norm * wd + group["eps"])
+            if group["clip_lr"]:
+                ratio = min(ratio / lr, 1.0)
+            step = (g + wd * p) * ratio
+        if buffers[i] is None:
+            buffers[i] = step.clone()
+        else:
+            buffers[i] = buffers[i] * group["momentum"] + step
+        p -= lr * buffers[i]
+
+
+@pytest.mark.parametrize("exclude_bias_n_norm", [True, False])
+def test_lars_steps_like_solo_learns_lars_with_an_online_probe(exclude_bias_n_norm):
+    """A backbone's groups (split by weight decay as the methods do) and the online probe's
+    (its own lr, no weight decay, its weight still adapted, as in solo-learn), two steps."""
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).double()
+    classifier = nn.Linear(3, 2).double()
+    with torch.no_grad():
+        backbone[1].weight.uniform_(0.5, 1.5)
+        backbone[1].bias.normal_()
+    groups = split_decay_groups(backbone, exclude_bias_n_norm, "backbone") + [
+        {
+            "name": "classifier",
+            "params": list(classifier.parameters()),
+            "lr": 0.1,
+            "weight_decay": 0.0,
+        }
+    ]
+    cfg = optimizer_cfg(
+        "lars",
+        weight_decay=1e-2,
+        momentum=0.9,
+        trust_coefficient=0.02,
+        exclude_bias_n_norm=exclude_bias_n_norm,
+    )
+    optimizer = build_optimizer(groups, cfg, lr=0.4)
+    # solo-learn's groups: the backbone's whole, the probe's with its own lr and no decay.
+    options = {"momentum": 0.9, "eta": 0.02, "eps": 1e-8, "clip_lr": True}
+    reference = [
+        ([p.detach().clone() for p in backbone.parameters()], {"lr": 0.4, "weight_decay": 1e-2}),
+        ([p.detach().clone() for p in classifier.parameters()], {"lr": 0.1, "weight_decay": 0.0}),
+    ]
+    buffers = [[None] * len(params) for params, _ in reference]
+    models = [backbone, classifier]
+    for step, grad_scale in enumerate([1.0, 1e-3]):  # large grads then clipped trust ratios
+        generator = torch.Generator().manual_seed(step)
+        for (params, group), model, group_buffers in zip(reference, models, buffers, strict=True):
+            grads = [
+                torch.randn(p.shape, generator=generator, dtype=torch.float64) * grad_scale
+                for p in params
+            ]
+            for p, g in zip(model.parameters(), grads, strict=True):
+                p.grad = g.clone()
+            solo_learn_lars_step(
+                params, grads, group_buffers, {**group, **options}, exclude_bias_n_norm
+            )
+        optimizer.step()
+        for (params, _), model in zip(reference, models, strict=True):
+            for expected, p in zip(params, model.parameters(), strict=True):
+                torch.testing.assert_close(p.detach(), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_lars_puts_the_probe_bias_apart_from_its_adapted_weight():
+    classifier = nn.Linear(3, 2)
+    groups = [{"name": "classifier", "params": list(classifier.parameters()), "weight_decay": 0.0}]
+    optimizer = build_optimizer(groups, optimizer_cfg("lars"), lr=0.4)
+    kinds = [(g["name"], g["always_adapt"], len(g["params"])) for g in optimizer.param_groups]
+    assert kinds == [("classifier", True, 1), ("classifier_no_decay", False, 1)]
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS.names())
 def test_every_registered_optimizer_builds_with_its_defaults_and_steps(name):
     model = nn.Linear(3, 2)

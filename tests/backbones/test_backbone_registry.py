@@ -133,3 +133,46 @@ def test_backbone_config_saved_by_earlier_runs_still_validates_and_builds(saved)
     )
     assert config.name == saved["name"]
     assert backbone(torch.randn(1, 3, 32, 32)).shape == (1, backbone.num_features)
+
+
+def _layer1_size(backbone: nn.Module, image_size: int) -> int:
+    """The side of the first residual stage's maps for a square input of ``image_size``."""
+    sizes = []
+    backbone.layer1.register_forward_hook(lambda module, args, out: sizes.append(out.shape[-1]))
+    backbone.eval()(torch.randn(1, 3, image_size, image_size))
+    return sizes[0]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_small_stem_padding_2_gives_solo_learns_34px_maps_for_32px_images(name):
+    backbone = create_backbone(name, image_size=32, small_stem=True, small_stem_padding=2)
+    assert backbone.conv1.padding == (2, 2) and backbone.conv1.kernel_size == (3, 3)
+    assert _layer1_size(backbone, 32) == 34
+
+
+def test_small_stem_keeps_32px_maps_at_its_default_padding():
+    backbone = create_backbone("resnet18", image_size=32)
+    assert backbone.conv1.padding == (1, 1)
+    assert _layer1_size(backbone, 32) == 32
+
+
+def test_timm_small_stem_takes_the_padding_too():
+    backbone = create_backbone("timm", image_size=32, model_name="resnet18", small_stem_padding=2)
+    assert backbone.conv1.padding == (2, 2)
+    assert _layer1_size(backbone, 32) == 34
+
+
+@pytest.mark.parametrize("name", ["resnet18", "timm"])
+def test_negative_small_stem_padding_names_the_key(name):
+    with pytest.raises(ConfigError) as error:
+        BACKBONES.validate(name, {"kwargs": {"small_stem_padding": -1}}, None, "backbone")
+    assert str(error.value).startswith("backbone.kwargs.small_stem_padding: got -1; allowed:")
+
+
+def test_small_stem_padding_set_in_the_config_reaches_the_stem():
+    node = OmegaConf.merge(
+        BACKBONES.config_node("resnet18"),
+        OmegaConf.from_dotlist(["small_stem=true", "kwargs.small_stem_padding=2"]),
+    )
+    backbone = create_backbone(node.name, 224, node.small_stem, **node.kwargs)
+    assert backbone.conv1.padding == (2, 2)

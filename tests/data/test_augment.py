@@ -82,9 +82,9 @@ def test_symmetric_preset_is_solo_learn_cifar_simclr_recipe():
     assert (aug.rrc.crop_min_scale, aug.rrc.crop_max_scale) == (0.08, 1.0)
     jitter = aug.color_jitter
     assert (jitter.prob, jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) == (
-        0.8, 0.4, 0.4, 0.2, 0.1,
+        0.8, 0.8, 0.8, 0.8, 0.2,
     )  # fmt: skip
-    assert (aug.grayscale.prob, aug.gaussian_blur.prob, aug.solarization.prob) == (0.2, 0.0, 0.0)
+    assert (aug.grayscale.prob, aug.gaussian_blur.prob, aug.solarization.prob) == (0.2, 0.5, 0.0)
     assert (aug.horizontal_flip.prob, aug.num_crops) == (0.5, 2)
 
 

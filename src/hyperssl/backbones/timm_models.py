@@ -1,6 +1,6 @@
 """Any timm model by name (``backbone=timm backbone.model_name=<name>``), headless."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import timm
@@ -8,20 +8,25 @@ from omegaconf import DictConfig
 from torch import nn
 
 from hyperssl.backbones.registry import BackboneConfig, register_backbone
-from hyperssl.backbones.stems import use_small_image_stem
+from hyperssl.backbones.stems import check_small_stem_padding, use_small_image_stem
 from hyperssl.errors import ConfigError
 
 
 @dataclass
 class TimmConfig(BackboneConfig):
-    """``backbone=timm backbone.model_name=convnext_atto``; ``kwargs`` are any keyword arguments
-    of ``timm.create_model`` (free-form: each model has its own)."""
+    """``backbone=timm backbone.model_name=convnext_atto``; ``kwargs`` are ``small_stem_padding``
+    (the padding of the small-image stem's 3x3 conv; solo-learn's CIFAR stem: 2) and any keyword
+    arguments of ``timm.create_model`` (free-form: each model has its own)."""
 
     model_name: str | None = "resnet18"
+    kwargs: dict[str, Any] = field(default_factory=lambda: {"small_stem_padding": 1})
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         """Unlike the other backbones, timm needs a model name: one timm knows."""
         check_timm_model(self.model_name, f"{key}.model_name")
+        if "small_stem_padding" in self.kwargs:  # else create_backbone fills the default in
+            padding = self.kwargs["small_stem_padding"]
+            check_small_stem_padding(padding, f"{key}.kwargs.small_stem_padding")
 
 
 def check_timm_model(model_name: str | None, key: str) -> None:
@@ -34,11 +39,15 @@ def check_timm_model(model_name: str | None, key: str) -> None:
 
 @register_backbone("timm", TimmConfig)
 def timm_model(
-    image_size: int, small_stem: bool, model_name: str | None = None, **kwargs: Any
+    image_size: int,
+    small_stem: bool,
+    small_stem_padding: int,
+    model_name: str | None = None,
+    **kwargs: Any,
 ) -> nn.Module:
     check_timm_model(model_name, "backbone.model_name")
     # Weights are never fetched at run time; pretrained weights come in through the checkpoint.
     model = timm.create_model(model_name, pretrained=False, num_classes=0, **kwargs)
     if small_stem:
-        use_small_image_stem(model, model_name)
+        use_small_image_stem(model, model_name, small_stem_padding)
     return model

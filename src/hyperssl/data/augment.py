@@ -104,13 +104,16 @@ class MultiViewTransform:
         return f"{type(self).__name__}(num_views={self.num_views}, transforms={self.transforms})"
 
 
-def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+def eval_transform(
+    image_size: int, mean: Sequence[float], std: Sequence[float], resize: int | None = None
+) -> v2.Compose:
     """Deterministic view for validation and feature extraction -> float32 [3, S, S].
 
-    Resize the short side to ``image_size`` (bilinear, antialiased), center-crop, normalise.
+    Resize the short side to ``resize`` (bilinear, antialiased; None: to ``image_size``),
+    center-crop ``image_size``, normalise. solo-learn evaluates ImageNet at resize 256, crop 224.
     """
     return v2.Compose(
         _to_uint8()
-        + [v2.Resize(image_size), v2.CenterCrop(image_size)]
+        + [v2.Resize(resize or image_size), v2.CenterCrop(image_size)]
         + _to_normalised_float(mean, std)
     )

@@ -137,7 +137,7 @@ class PretrainDataModule(pl.LightningDataModule):
             if data.augment_on == "batch" or (data.augment_on == "auto" and self.source.in_memory)
             else None
         )
-        self.eval_transform = eval_transform(data.image_size, data.mean, data.std)
+        self.eval_transform = eval_transform(data.image_size, data.mean, data.std, data.eval_resize)
         self.pretrain_set: Dataset | None = None
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None

@@ -43,6 +43,10 @@ class DataConfig(PartConfig):
 
     ``skip_corrupt`` (imagefolder, folder): leave out the image files that do not decode, with a
     warning giving their count, instead of stopping with an error naming the first one.
+
+    ``eval_resize``: the evaluation view (pretraining validation, linear probe, k-NN) resizes the
+    short side to this many pixels, then center-crops ``image_size``; None resizes to
+    ``image_size`` itself. solo-learn evaluates ImageNet and folders at 256 for a 224 crop.
     """
 
     dataset: str = MISSING
@@ -59,6 +63,7 @@ class DataConfig(PartConfig):
     pin_memory: bool = True
     skip_corrupt: bool = False
     augment_on: str = "auto"
+    eval_resize: int | None = None
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         """The checks every data set shares; a data set's schema adds its own (none reads
@@ -66,6 +71,12 @@ class DataConfig(PartConfig):
         require(self.num_workers >= 0, f"{key}.num_workers", self.num_workers, "an integer >= 0")
         require(self.num_classes >= 1, f"{key}.num_classes", self.num_classes, "an integer >= 1")
         require(self.image_size >= 1, f"{key}.image_size", self.image_size, "an integer >= 1")
+        require(
+            self.eval_resize is None or self.eval_resize >= self.image_size,
+            f"{key}.eval_resize",
+            self.eval_resize,
+            f"null (the crop size) or an integer >= image_size ({self.image_size})",
+        )
         require(len(self.mean) == 3, f"{key}.mean", self.mean, "3 floats, one per RGB channel")
         require(
             len(self.std) == 3 and all(s > 0 for s in self.std),

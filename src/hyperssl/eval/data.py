@@ -47,7 +47,8 @@ class EvalData:
         return self.cfg.num_classes
 
     def eval_transform(self) -> Any:
-        return eval_transform(self.cfg.image_size, self.cfg.mean, self.cfg.std)
+        cfg = self.cfg
+        return eval_transform(cfg.image_size, cfg.mean, cfg.std, cfg.eval_resize)
 
     def require_val(self) -> Dataset:
         if self.val is None:

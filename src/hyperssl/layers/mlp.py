@@ -10,22 +10,25 @@ def mlp(
     num_layers: int = 2,
     last_batch_norm: bool = False,
     last_layer: nn.Module | None = None,
+    hidden_batch_norm: bool = True,
 ) -> nn.Sequential:
-    """Linear-BN-ReLU blocks, then a last linear layer (or ``last_layer`` in its place).
+    """Hidden blocks, then a last linear layer (or ``last_layer`` in its place).
 
-    ``num_layers`` counts linear layers (SimCLR: 2, MoCo v3 projector: 3). ``last_batch_norm`` adds
-    an affine-free BatchNorm at the output, as MoCo v3 does.
+    ``num_layers`` counts linear layers (SimCLR: 2, MoCo v3 projector: 3). A hidden block is
+    Linear(bias=False)-BatchNorm-ReLU, or with ``hidden_batch_norm=False`` Linear(bias=True)-ReLU
+    (solo-learn's SimCLR and MoCo v2+ projectors). ``last_batch_norm`` adds an affine-free
+    BatchNorm at the output, as MoCo v3 does.
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     layers: list[nn.Module] = []
     dim = in_dim
     for _ in range(num_layers - 1):
-        layers += [
-            nn.Linear(dim, hidden_dim, bias=False),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(True),
-        ]
+        if hidden_batch_norm:
+            layers += [nn.Linear(dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim)]
+        else:
+            layers.append(nn.Linear(dim, hidden_dim))
+        layers.append(nn.ReLU(True))
         dim = hidden_dim
     layers.append(last_layer if last_layer is not None else nn.Linear(dim, out_dim))
     if last_batch_norm:

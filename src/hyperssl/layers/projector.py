@@ -22,6 +22,8 @@ class ProjectorConfig(PartConfig):
     hidden_dim: int = 2048
     output_dim: int = 128
     num_layers: int = 2
+    # False: hidden blocks Linear(bias)-ReLU, no BatchNorm (solo-learn's SimCLR, MoCo v2+)
+    hidden_batch_norm: bool = True
     last_batch_norm: bool = False  # an affine-free BatchNorm on the output (MoCo v3)
     spherize: bool = False  # last layer = Spherization + bias-free linear (Kim & Kim, 2022)
 
@@ -43,8 +45,9 @@ class PredictorConfig(PartConfig):
 
 
 def build_projector(in_dim: int, cfg: Any) -> nn.Module:
-    """MLP ``in_dim -> hidden_dim -> ... -> output_dim``; with ``spherize`` its last linear layer
-    becomes a SphericLinear (output read through angles only, Kim & Kim 2022)."""
+    """MLP ``in_dim -> hidden_dim -> ... -> output_dim``, its hidden blocks with or without
+    BatchNorm (``hidden_batch_norm``); with ``spherize`` its last linear layer becomes a
+    SphericLinear (output read through angles only, Kim & Kim 2022)."""
     last_layer = None
     if cfg.spherize:
         last_in = cfg.hidden_dim if cfg.num_layers > 1 else in_dim
@@ -56,6 +59,7 @@ def build_projector(in_dim: int, cfg: Any) -> nn.Module:
         cfg.num_layers,
         last_batch_norm=cfg.last_batch_norm,
         last_layer=last_layer,
+        hidden_batch_norm=cfg.hidden_batch_norm,
     )
 
 

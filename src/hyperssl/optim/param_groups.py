@@ -14,8 +14,8 @@ def split_decay_groups(
 
     The groups are named ``name`` and ``<name>_no_decay`` (the lr monitor's column names).
     With ``exclude_bias_n_norm`` every parameter of at most one dimension (biases, BatchNorm and
-    LayerNorm affine parameters) gets weight_decay=0, which also turns LARS adaptation off for it
-    (timm's Lars adapts only groups with weight decay).
+    LayerNorm affine parameters) gets weight_decay=0 (LARS does not adapt them either: see
+    :func:`hyperssl.optim.optimizers.lars.adaptation_groups`).
     """
     params = [p for p in module.parameters() if p.requires_grad]
     if not exclude_bias_n_norm:
