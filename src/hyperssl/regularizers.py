@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from hyperssl.errors import ConfigError
+from hyperssl.geometry import loss_dtype
 from hyperssl.losses.hcr import hcr_loss
 from hyperssl.losses.mhe import check_power, mhe_energies
 
@@ -166,9 +167,10 @@ class MHE(nn.Module):
         self.final_name: str | None = final[0] if final is not None else None
 
     def forward(self) -> Tensor:
-        """The weighted total energy, a float32 scalar with gradient to the layers' weights."""
-        first = (*self._hidden, *self._final)[0]
-        total = torch.zeros((), device=first.weight.device)
+        """The weighted total energy, a scalar with gradient to the layers' weights: float32
+        (float64 if a selected layer's weight is float64)."""
+        weights = [module.weight for module in (*self._hidden, *self._final)]
+        total = torch.zeros((), dtype=loss_dtype(*weights), device=weights[0].device)
         for module, coefficient, half_space in (
             *((m, self.weight, self.half_space) for m in self._hidden),
             *((m, self.final_weight, False) for m in self._final),

@@ -116,3 +116,31 @@ def test_uniform_loss_under_bfloat16_autocast_is_float32_with_finite_grad():
 def test_uniform_loss_needs_two_rows():
     with pytest.raises(ValueError, match="at least 2"):
         uniform_loss(_unit_rows(1, 3, 12))
+
+
+LOSSES_OF_ROWS = {
+    "align": lambda x, y: align_loss(x, y, 1.0),
+    "uniform": lambda x, y: uniform_loss(x),
+    "uniform_with_queue": uniform_loss_with_queue,
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("name", LOSSES_OF_ROWS)
+def test_loss_of_raw_rows_equals_loss_of_normalized_rows(name, dtype):
+    """Rows of norm 1e-3 to 1e3 are the same points on the sphere as their normalized rows."""
+    x, y = _unit_rows(6, 4, 13), _unit_rows(6, 4, 14)
+    scales = torch.logspace(-3, 3, 6, dtype=torch.float64)[:, None]
+    loss = LOSSES_OF_ROWS[name]
+    expected = loss(x.to(dtype), y.to(dtype)).item()
+    got = loss((x * scales).to(dtype), (y * scales.flip(0)).to(dtype)).item()
+    assert got == pytest.approx(expected, rel=1e-12 if dtype == torch.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("name", LOSSES_OF_ROWS)
+def test_loss_grad_is_orthogonal_to_the_rows(name):
+    """The losses depend on the rows' directions only, so scaling a row changes nothing."""
+    x = (_unit_rows(5, 3, 15) * 3.0).requires_grad_(True)
+    LOSSES_OF_ROWS[name](x, _unit_rows(5, 3, 16)).backward()
+    radial = (x.grad * x.detach()).sum(dim=1)
+    assert radial.abs().max().item() < 1e-12

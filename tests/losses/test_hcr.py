@@ -102,3 +102,11 @@ def test_hcr_loss_under_bfloat16_autocast_is_float32():
     assert loss.dtype == torch.float32
     assert loss.item() == pytest.approx(hcr_loss(logits.float(), projections).item())
     assert torch.isfinite(classifier.weight.grad).all()
+
+
+def test_hcr_loss_of_raw_rows_equals_loss_of_normalized_rows():
+    logits, projections = _rows(5, 4, 11), _rows(5, 3, 12)
+    scales = torch.logspace(-3, 3, 5, dtype=torch.float64)[:, None]
+    expected = hcr_loss(F.normalize(logits, dim=1), F.normalize(projections, dim=1)).item()
+    got = hcr_loss(logits * scales, projections * scales.flip(0)).item()
+    assert got == pytest.approx(expected, rel=1e-12)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hyperssl import ConfigError
 from hyperssl.losses import MHE_POWERS, mhe_embedding_energy, mhe_energies, mhe_energy
@@ -14,11 +15,12 @@ def _rows(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64)
     return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
 
 
-def _loop_energy(weight: torch.Tensor, power: str, half_space: bool) -> float:
+def _loop_energy(weight: torch.Tensor, power: str, half_space: bool, eps: float = 1e-4) -> float:
+    """The reference's energy; its normalization w / sqrt(||w||² + eps), eps = 0 for unit rows."""
     neurons = weight.reshape(weight.shape[0], -1).tolist()
     if half_space:
         neurons += [[-a for a in w] for w in neurons]
-    points = [[a / math.sqrt(sum(b * b for b in w) + 1e-4) for a in w] for w in neurons]
+    points = [[a / math.sqrt(sum(b * b for b in w) + eps) for a in w] for w in neurons]
     energies = []
     for i in range(len(points)):
         for j in range(i + 1, len(points)):
@@ -81,9 +83,31 @@ def test_mhe_energy_of_one_neuron_is_zero_and_half_space_counts_its_negation():
     assert mhe_energy(weight, "0", True).item() == pytest.approx(-math.log(sq_dist), rel=1e-12)
 
 
-def test_mhe_embedding_energy_is_the_energy_of_the_rows():
+@pytest.mark.parametrize("power", MHE_POWERS)
+def test_mhe_embedding_energy_is_the_energy_of_the_unit_rows(power):
     z = _rows((6, 3), 4)
-    assert mhe_embedding_energy(z, "2").item() == mhe_energy(z, "2").item()
+    expected = _loop_energy(z, power, half_space=False, eps=0.0)
+    assert mhe_embedding_energy(z, power).item() == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_mhe_embedding_energy_of_raw_rows_equals_that_of_normalized_rows(dtype):
+    """Rows of norm 1e-3 to 1e3 are the same points on the sphere as their normalized rows."""
+    z = _rows((6, 5), 8)
+    scales = torch.logspace(-3, 3, 6, dtype=torch.float64)[:, None]
+    raw, unit = (z * scales).to(dtype), F.normalize(z, dim=1).to(dtype)
+    rel = 1e-12 if dtype == torch.float64 else 1e-6
+    for power in MHE_POWERS:
+        expected = mhe_embedding_energy(unit, power).item()
+        assert mhe_embedding_energy(raw, power).item() == pytest.approx(expected, rel=rel)
+
+
+@pytest.mark.parametrize("power", MHE_POWERS)
+def test_mhe_embedding_energy_grad_finite_for_a_zero_row(power):
+    z = torch.cat([_rows((4, 3), 9, torch.float32), torch.zeros(1, 3)]).requires_grad_(True)
+    energy = mhe_embedding_energy(z, power)
+    energy.backward()
+    assert torch.isfinite(energy) and torch.isfinite(z.grad).all()
 
 
 def test_mhe_accepts_the_yaml_integer_power():

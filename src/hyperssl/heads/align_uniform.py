@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from hyperssl.errors import require
-from hyperssl.heads.base import LossHead, StepOutput, normalized
+from hyperssl.heads.base import LossHead, StepOutput
 from hyperssl.heads.registry import register_head
 from hyperssl.heads.uniformity import UniformityHeadConfig
 from hyperssl.losses import align_loss, uniform_loss, uniform_loss_with_queue
@@ -39,7 +39,7 @@ class AlignUniformHead(LossHead):
 
     def forward(self, out: StepOutput) -> Tensor:
         config = self.config
-        z1, z2 = normalized(out.z[:2])
+        z1, z2 = out.z[:2]  # the losses normalise their rows
         if out.queue is not None:
             uniformity = [
                 uniform_loss_with_queue(z, out.negatives_of(view), config.t)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
@@ -89,11 +88,6 @@ def cross_view_terms(
     )
 
 
-def normalized(views: list[Tensor]) -> list[Tensor]:
-    """Each view's rows L2-normalised, in float32 (the heads that read points on the sphere)."""
-    return [F.normalize(view.float(), dim=1) for view in views]
-
-
 @dataclass
 class HeadConfig(PartConfig):
     """Keys of every head: its weight in the objective (``heads.<name>.weight``)."""
@@ -115,10 +109,11 @@ class LossHead(nn.Module, abc.ABC):
     """A weighted loss term read off a :class:`StepOutput`.
 
     Subclasses set ``inputs`` (the StepOutput fields they read) and implement ``forward``
-    returning the unweighted float32 scalar; the method multiplies it by ``weight`` and logs it as
-    ``train/<name>``. A head is built from its schema object (``config``, the registered
-    dataclass with its hyperparameters) and the run's geometry, which the heads comparing points
-    on the sphere use and the others ignore.
+    returning the unweighted scalar in the losses' precision (float32, float64 when the fields it
+    reads are float64); the method multiplies it by ``weight`` and logs it as ``train/<name>``.
+    A head is built from its schema object (``config``, the registered dataclass with its
+    hyperparameters) and the run's geometry, which the heads comparing points on the sphere use
+    and the others ignore.
     """
 
     inputs: ClassVar[tuple[str, ...]] = ()
@@ -132,4 +127,4 @@ class LossHead(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def forward(self, out: StepOutput) -> Tensor:
-        """The unweighted loss term, a float32 scalar."""
+        """The unweighted loss term, a scalar: float32, float64 for float64 inputs."""

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from hyperssl.errors import require
+from hyperssl.geometry import to_loss_dtype
 from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
 from hyperssl.heads.registry import register_head
 
@@ -41,7 +42,7 @@ class CrossEntropyHead(LossHead):
     def forward(self, out: StepOutput) -> Tensor:
         labels = out.labels.repeat(len(out.logits) // len(out.labels))
         return F.cross_entropy(
-            out.logits.float(),
+            to_loss_dtype(out.logits),
             labels,
             label_smoothing=self.config.label_smoothing,
             ignore_index=-1,

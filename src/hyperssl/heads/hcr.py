@@ -1,4 +1,4 @@
-"""Hyperspherical consistency (Tan et al., ECCV 2022) as a head."""
+"""Hyperspherical consistency (Tan et al., CVPR 2022) as a head."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from hyperssl.errors import require
-from hyperssl.heads.base import HeadConfig, LossHead, StepOutput, normalized
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import MHE_POWERS, mhe_embedding_energy
 from hyperssl.regularizers import MHE
@@ -48,7 +48,9 @@ class MHEHead(LossHead):
     the module names in ``layers`` (None: the method's ``regularized_layers``): hidden layers
     x ``hidden_weight``, the final layer (the last linear, or ``final_layer``) x
     ``final_weight``, never half-space; None takes the paper code's coefficients for ``power``.
-    ``target="embeddings"``: the energy of the step's embeddings z.
+    ``target="embeddings"``: the energy of the step's embeddings z, each row normalised onto the
+    sphere (:func:`hyperssl.losses.mhe_embedding_energy`). Either way in the losses' precision:
+    float32, float64 for float64 weights or z.
     """
 
     inputs: ClassVar[tuple[str, ...]] = ("model",)
@@ -76,7 +78,6 @@ class MHEHead(LossHead):
 
     def forward(self, out: StepOutput) -> Tensor:
         if self.config.target == "embeddings":
-            views = normalized(out.z)
             power = self.config.power
-            return torch.stack([mhe_embedding_energy(view, power) for view in views]).mean()
+            return torch.stack([mhe_embedding_energy(view, power) for view in out.z]).mean()
         return self._weights_energy(out)

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from hyperssl.errors import require
-from hyperssl.heads.base import HeadConfig, LossHead, StepOutput, normalized
+from hyperssl.heads.base import HeadConfig, LossHead, StepOutput
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import uniform_loss
 
@@ -26,9 +26,10 @@ class UniformityHeadConfig(HeadConfig):
 @register_head("uniformity", UniformityHeadConfig)
 class UniformityHead(LossHead):
     """Mean over views of L_unif(z_v; t) = log E_{i≠j} exp(-t ||ẑ_i - ẑ_j||²) (Wang & Isola
-    2020, Eq. 5) on the normalised projections (:func:`hyperssl.losses.uniform_loss`)."""
+    2020, Eq. 5) on the projections, normalised by :func:`hyperssl.losses.uniform_loss`, in
+    its precision (float32, float64 for float64 z)."""
 
     inputs: ClassVar[tuple[str, ...]] = ("z",)
 
     def forward(self, out: StepOutput) -> Tensor:
-        return torch.stack([uniform_loss(view, self.config.t) for view in normalized(out.z)]).mean()
+        return torch.stack([uniform_loss(view, self.config.t) for view in out.z]).mean()

@@ -11,7 +11,8 @@ the mean over the N(N-1)/2 pairs i<j of
 
 with d²_ij = 2 - 2 c_ij the squared Euclidean distance and a_ij = arccos(c_ij)/π + 1e-4 the
 normalized angle. Half-space MHE adds the negated neurons (2N points, mean over their
-N(2N-1) pairs i<j, a neuron and its own negation included).
+N(2N-1) pairs i<j, a neuron and its own negation included). Embeddings
+(:func:`mhe_embedding_energy`) are points on the sphere: their rows are normalized exactly.
 
 Two guards the reference lacks, which change nothing where it is finite: d² is clamped at the
 machine epsilon (coincident neurons of norm > ~40, where float32 rounds c_ij to 1) and the
@@ -74,6 +75,25 @@ class _Gram(torch.autograd.Function):
         return torch.bmm(grad + grad.transpose(1, 2), w)
 
 
+def _energies(gram: Tensor, inv_norm: Tensor, power: str, half_space: bool) -> Tensor:
+    """The energies [G] of G sets of N points with Gram matrices ``gram`` [G, N, N] of the raw
+    rows, each row scaled by ``inv_norm`` [G, N] to put it on (or, for the reference's
+    normalization of weights, just inside) the unit sphere: c_ij = gram_ij inv_i inv_j."""
+    n = gram.shape[1]
+    rows, cols = torch.triu_indices(n, n, offset=1, device=gram.device)
+    # [G, N(N-1)/2]: only the pairs i<j are ever evaluated.
+    pair_cos = gram[:, rows, cols] * inv_norm[:, rows] * inv_norm[:, cols]
+    total = _pair_energy(pair_cos, power).sum(dim=1)
+    if not half_space:
+        return total / max(n * (n - 1) // 2, 1)
+    # The Gram matrix of [ŵ; -ŵ] is [[C, -C], [-C, C]]: each pair i<j appears twice with
+    # +c_ij (within each copy) and twice with -c_ij (across copies), plus the N pairs (i, -i).
+    self_cos = torch.diagonal(gram, dim1=1, dim2=2) * inv_norm.square()
+    antipodal = _pair_energy(-self_cos, power).sum(dim=1)
+    total = 2.0 * total + 2.0 * _pair_energy(-pair_cos, power).sum(dim=1) + antipodal
+    return total / (n * (2 * n - 1))
+
+
 def mhe_energies(weights: Tensor, power: str | int = "0", half_space: bool = False) -> Tensor:
     """The MHE energy of G layers of the same shape at once (one batched matmul).
 
@@ -84,22 +104,10 @@ def mhe_energies(weights: Tensor, power: str | int = "0", half_space: bool = Fal
     weights: [G, N, d] (G layers, N neurons of dimension d each) -> [G] energies.
     """
     power = check_power(power)
-    n = weights.shape[1]
     with no_autocast(weights):
         gram = _Gram.apply(to_loss_dtype(weights))
         inv_norm = torch.rsqrt(torch.diagonal(gram, dim1=1, dim2=2) + 1e-4)  # [G, N]
-        rows, cols = torch.triu_indices(n, n, offset=1, device=gram.device)
-        # [G, N(N-1)/2]: only the pairs i<j are ever evaluated.
-        pair_cos = gram[:, rows, cols] * inv_norm[:, rows] * inv_norm[:, cols]
-        total = _pair_energy(pair_cos, power).sum(dim=1)
-        if not half_space:
-            return total / max(n * (n - 1) // 2, 1)
-        # The Gram matrix of [ŵ; -ŵ] is [[C, -C], [-C, C]]: each pair i<j appears twice with
-        # +c_ij (within each copy) and twice with -c_ij (across copies), plus the N pairs (i, -i).
-        self_cos = torch.diagonal(gram, dim1=1, dim2=2) * inv_norm.square()
-        antipodal = _pair_energy(-self_cos, power).sum(dim=1)
-        total = 2.0 * total + 2.0 * _pair_energy(-pair_cos, power).sum(dim=1) + antipodal
-        return total / (n * (2 * n - 1))
+        return _energies(gram, inv_norm, power, half_space)
 
 
 def mhe_energy(weight: Tensor, power: str | int = "0", half_space: bool = False) -> Tensor:
@@ -114,10 +122,22 @@ def mhe_energy(weight: Tensor, power: str | int = "0", half_space: bool = False)
 
 
 def mhe_embedding_energy(z: Tensor, power: str | int = "0") -> Tensor:
-    """The hyperspherical energy of a batch of embeddings, each row one point: the energy of
-    :func:`mhe_energy` (same normalization, mean over the B(B-1)/2 pairs), used as a uniformity
-    regularizer on the projector's output.
+    """The hyperspherical energy of a batch of embeddings (Liu et al. 2018, Eq. 1 with the
+    powers of the module docstring), each row one point ẑ_i = z_i / max(||z_i||, 1e-12) on the
+    unit sphere, mean over the B(B-1)/2 pairs: a uniformity regularizer on the projector's
+    output.
 
-    z: [B, D] -> scalar.
+    Rows are normalized exactly, as ``F.normalize`` does, so raw and normalized embeddings give
+    the same energy. (The weights' normalization w / sqrt(||w||² + 1e-4) of :func:`mhe_energy`
+    is the reference's guard for dead neurons; on embeddings it would put rows of small norm
+    inside the sphere, a row of norm 0.01 at radius 0.71.)
+
+    z: [B, D] -> scalar, float32 (float64 for float64 z).
     """
-    return mhe_energy(z, power)
+    power = check_power(power)
+    with no_autocast(z):
+        gram = _Gram.apply(to_loss_dtype(z)[None])
+        # 1/max(||z_i||, 1e-12), clamped before the root: sqrt'(0) = inf would make the
+        # backward of a zero row NaN.
+        inv_norm = torch.diagonal(gram, dim1=1, dim2=2).clamp_min(1e-24).rsqrt()
+        return _energies(gram, inv_norm, power, False)[0]
