@@ -10,6 +10,7 @@ PRESETS = sorted(
     path
     for folder in ("pretrain", "supervised")
     for path in (REPO / "scripts" / folder).rglob("*.yaml")
+    if path.parent.name != "setups"  # parts that presets compose, not presets
 )
 DIGITS = [path for path in PRESETS if path.parent.name == "digits"]
 

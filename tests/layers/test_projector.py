@@ -5,7 +5,13 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from hyperssl.layers.projector import ProjectorConfig, build_projector
+from hyperssl.layers.projector import (
+    PredictorConfig,
+    ProjectorConfig,
+    build_predictor,
+    build_projector,
+)
+from hyperssl.methods.mocov3 import MoCoV3Config
 
 
 def projector(**values) -> nn.Sequential:
@@ -32,3 +38,12 @@ def test_projector_without_batch_norm_is_relu_of_the_first_affine_map_then_the_s
     first, second = model[0], model[2]
     hidden = (x @ first.weight.T + first.bias).clamp(min=0)
     torch.testing.assert_close(model(x), hidden @ second.weight.T + second.bias)
+
+
+def test_mocov3_predictor_output_layer_has_no_bias():
+    config = OmegaConf.structured(MoCoV3Config)
+    predictor = build_predictor(4, config.predictor)
+    assert [type(layer) for layer in predictor] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Linear]
+    assert predictor[0].bias is None and predictor[3].bias is None
+    default = build_predictor(4, OmegaConf.structured(PredictorConfig))
+    assert default[3].bias is not None

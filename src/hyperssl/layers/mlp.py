@@ -11,13 +11,15 @@ def mlp(
     last_batch_norm: bool = False,
     last_layer: nn.Module | None = None,
     hidden_batch_norm: bool = True,
+    last_bias: bool = True,
 ) -> nn.Sequential:
     """Hidden blocks, then a last linear layer (or ``last_layer`` in its place).
 
     ``num_layers`` counts linear layers (SimCLR: 2, MoCo v3 projector: 3). A hidden block is
     Linear(bias=False)-BatchNorm-ReLU, or with ``hidden_batch_norm=False`` Linear(bias=True)-ReLU
     (solo-learn's SimCLR and MoCo v2+ projectors). ``last_batch_norm`` adds an affine-free
-    BatchNorm at the output, as MoCo v3 does.
+    BatchNorm at the output, as MoCo v3 does; ``last_bias=False`` drops the last linear layer's
+    bias (MoCo v3's MLPs have none).
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -30,7 +32,7 @@ def mlp(
             layers.append(nn.Linear(dim, hidden_dim))
         layers.append(nn.ReLU(True))
         dim = hidden_dim
-    layers.append(last_layer if last_layer is not None else nn.Linear(dim, out_dim))
+    layers.append(last_layer if last_layer is not None else nn.Linear(dim, out_dim, last_bias))
     if last_batch_norm:
         layers.append(nn.BatchNorm1d(out_dim, affine=False))
     return nn.Sequential(*layers)

@@ -39,6 +39,7 @@ class PredictorConfig(PartConfig):
 
     hidden_dim: int = 4096
     last_batch_norm: bool = False
+    last_bias: bool = True  # False: no bias on the output layer (MoCo v3)
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         require(self.hidden_dim >= 1, f"{key}.hidden_dim", self.hidden_dim, ">= 1")
@@ -65,4 +66,6 @@ def build_projector(in_dim: int, cfg: Any) -> nn.Module:
 
 def build_predictor(dim: int, cfg: Any) -> nn.Module:
     """MLP ``dim -> hidden_dim -> dim`` (Linear-BN-ReLU, Linear)."""
-    return mlp(dim, cfg.hidden_dim, dim, 2, last_batch_norm=cfg.last_batch_norm)
+    return mlp(
+        dim, cfg.hidden_dim, dim, 2, last_batch_norm=cfg.last_batch_norm, last_bias=cfg.last_bias
+    )

@@ -16,15 +16,19 @@ from hyperssl.methods.registry import register_method
 
 @dataclass
 class MoCoV3Config(PredictorMethodConfig):
-    """3-layer projector 4096-256 and 2-layer predictor 4096, each ending in an affine-free
-    BatchNorm; momentum 0.99 -> 1.0; temperature 0.2 (the loss is scaled by 2 x temperature)."""
+    """MoCo v3's heads for ResNets (Chen et al. 2021, official code; solo-learn's too): a
+    2-layer projector 4096-256 ending in an affine-free BatchNorm, and a 2-layer predictor 4096
+    without one whose output layer has no bias (for ViTs the paper uses a 3-layer projector and a
+    BatchNorm at the predictor's output: ``projector.num_layers=3
+    predictor.last_batch_norm=true``); momentum 0.99 -> 1.0; temperature 0.2 (the loss is scaled
+    by 2 x temperature)."""
 
     temperature: float = 0.2
     projector: ProjectorConfig = field(
-        default_factory=lambda: ProjectorConfig(4096, 256, 3, last_batch_norm=True)
+        default_factory=lambda: ProjectorConfig(4096, 256, 2, last_batch_norm=True)
     )
     predictor: PredictorConfig = field(
-        default_factory=lambda: PredictorConfig(4096, last_batch_norm=True)
+        default_factory=lambda: PredictorConfig(4096, last_bias=False)
     )
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
