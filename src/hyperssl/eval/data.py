@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from hyperssl.data.augment import eval_transform
 from hyperssl.data.datamodule import PretrainDataModule, TransformedDataset
@@ -88,6 +88,15 @@ def load_eval_data(data_cfg: DictConfig, split_seed: int) -> EvalData:
     return EvalData(cfg=data, train=module.train_set, val=val, split_seed=split_seed)
 
 
+def sample_order(dataset: Dataset, shuffle: bool, seed: int) -> Sampler:
+    """The order of a probe's samples: a permutation per epoch from a generator seeded with
+    ``seed`` (the same for images and for their precomputed features, so both paths train the
+    probe on the same batches), or the data set's own order."""
+    if shuffle:
+        return RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    return SequentialSampler(dataset)
+
+
 def image_loader(
     dataset: Dataset,
     transform: Any,
@@ -96,13 +105,12 @@ def image_loader(
     shuffle: bool = False,
     seed: int = 0,
 ) -> DataLoader:
-    """``(transform(image), label)`` batches; shuffled by a generator seeded with ``seed``."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    """``(transform(image), label)`` batches in :func:`sample_order`."""
+    images = TransformedDataset(dataset, transform)
     return DataLoader(
-        TransformedDataset(dataset, transform),
+        images,
         batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
+        sampler=sample_order(images, shuffle, seed),
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
     )

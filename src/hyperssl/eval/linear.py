@@ -13,15 +13,10 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    SequentialSampler,
-    TensorDataset,
-)
+from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
+from hyperssl.eval.data import sample_order
 from hyperssl.eval.metrics import top_k_accuracy
 from hyperssl.optim import ScheduledOptimization
 from hyperssl.step_logging import is_logging_step
@@ -110,16 +105,12 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
 def feature_loader(
     features: Tensor, labels: Tensor, batch_size: int, shuffle: bool = False, seed: int = 0
 ) -> DataLoader:
-    """Batches of precomputed ``(features, labels)``, shuffled by a generator seeded with seed.
+    """Batches of precomputed ``(features, labels)`` in :func:`hyperssl.eval.data.sample_order`,
+    the order of the images they come from.
 
     Each batch is one indexing of the tensors (a sampler of index lists, no per-sample fetch and
     collate), which is most of the time of a linear probe on cached features.
     """
     dataset = TensorDataset(features, labels)
-    order = (
-        RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-        if shuffle
-        else SequentialSampler(dataset)
-    )
-    batches = BatchSampler(order, batch_size, drop_last=False)
+    batches = BatchSampler(sample_order(dataset, shuffle, seed), batch_size, drop_last=False)
     return DataLoader(dataset, sampler=batches, batch_size=None)
