@@ -108,6 +108,19 @@ def test_safe_arccos_grad_finite_at_plus_and_minus_one(dtype):
     assert cos.grad[3].item() == pytest.approx(-1 / math.sqrt(1 - 0.04), rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_safe_arccos_gradient_is_the_derivative_at_and_inside_the_clamp_and_zero_beyond(dtype):
+    """GCL's rule, autograd through its clamp as PyTorch had it: -1/sqrt(1 - c²) for
+    |c| <= 1 - ε, the bounds included, and 0 for |c| > 1 - ε (c = 1 - kε/2, 1 + ε, ±)."""
+    eps = torch.finfo(dtype).eps
+    values = [1 - k * eps / 2 for k in range(5)] + [1 + eps, 0.3]
+    cos = torch.tensor(values + [-v for v in values], dtype=dtype, requires_grad=True)
+    safe_arccos(cos).sum().backward()
+    exact = cos.detach().double().tolist()
+    expected = [-1 / math.sqrt(1 - c * c) if abs(c) <= 1 - eps else 0.0 for c in exact]
+    assert cos.grad.double().tolist() == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_safe_arccos_of_half_input_is_float32_and_gradient_finite(dtype):
     cos = torch.tensor([1.0, -1.0, 0.9, 0.0], dtype=dtype, requires_grad=True)

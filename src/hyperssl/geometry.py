@@ -43,18 +43,28 @@ def safe_arccos(cos: Tensor) -> Tensor:
     """θ = arccos(cos), in float32 (float64 for float64 input), with a finite gradient everywhere.
 
     ``cos`` is clamped to [-1 + ε, 1 - ε] with ε the machine epsilon of the compute dtype
-    (1.19e-7 in float32), so |dθ/dcos| = 1/sqrt(1 - cos²) <= 1/sqrt(2ε) ≈ 2048, and the gradient
-    is exactly 0 where the clamp is active (coincident or antipodal vectors, the diagonal of a
-    self-similarity matrix). The clamp is applied after the cast: in float16, 1 - 1e-7 is 1.
-    It costs little accuracy: θ >= arccos(1 - ε) ≈ 4.9e-4 rad in float32 (2.1e-8 in float64),
-    while a float32 cosine cannot resolve angles below arccos(1 - 2⁻²⁴) ≈ 3.5e-4 rad anyway.
+    (1.19e-7 in float32, 2.2e-16 in float64), so |dθ/dcos| = 1/sqrt(1 - cos²) <= 1/sqrt(2ε)
+    ≈ 2048 in float32. The gradient follows the reference code of Geometric Contrastive Learning
+    (Koishekenov et al. 2023), autograd through a clamp: 0 for cosines strictly beyond the
+    bounds (coincident or antipodal vectors, the diagonal of a self-similarity matrix), where θ
+    is constant, and -1/sqrt(1 - cos²) at the bounds and inside. It is written out rather than
+    left to ``torch.clamp``, whose subgradient at the bounds themselves differs between PyTorch
+    releases (1 in older ones, 0 in 2.14); the contrastive kernels apply the same rule
+    (:meth:`hyperssl.geometries.Geometry.derivative`). GCL clamps at a fixed 1 ∓ 1e-7 in its
+    SimCLR loss and 1 ∓ 1e-6 in its MoCo loss: on float32 cosines the former rounds to our bound
+    1 ∓ 2⁻²³ exactly, the latter to 1 ∓ 17·2⁻²⁴ ≈ 1 ∓ 8.5ε.
+
+    The clamp is applied after the cast: in float16, 1 - 1e-7 is 1. It costs little accuracy:
+    θ >= arccos(1 - ε) ≈ 4.9e-4 rad in float32 (2.1e-8 in float64), while a float32 cosine
+    cannot resolve angles below arccos(1 - 2⁻²⁴) ≈ 3.5e-4 rad anyway.
 
     cos: [*] -> θ: [*] in [arccos(1 - ε), π - arccos(1 - ε)].
     """
     with no_autocast(cos):
         c = to_loss_dtype(cos)
         eps = torch.finfo(c.dtype).eps
-        return torch.acos(c.clamp(-1.0 + eps, 1.0 - eps))
+        inside = c.abs() <= 1.0 - eps
+        return torch.acos(torch.where(inside, c, c.detach().clamp(-1.0 + eps, 1.0 - eps)))
 
 
 def cosine_to_similarity(cos: Tensor, geometry: GeometryLike) -> Tensor:
@@ -71,7 +81,8 @@ def similarity(x: Tensor, y: Tensor, geometry: GeometryLike = "cosine") -> Tenso
     """Pairwise similarity of row-normalized points: S_ij = s(x_i, y_j) = s(cos θ_ij).
 
     ``"cosine"``: S_ij = x_i·y_j = cos θ_ij. ``"geodesic"``: S_ij = 1 - θ_ij/π with
-    θ_ij = arccos(x_i·y_j) (Koishekenov et al. 2023). Rows are *not* normalized here.
+    θ_ij = arccos(x_i·y_j) (Koishekenov et al. 2023). Rows are *not* normalized here: the
+    callers (the losses) normalize their inputs once, and x·y is a cosine only for unit rows.
 
     x: [N, D], y: [M, D] -> S: [N, M], float32 (float64 if an input is float64).
     """
@@ -83,7 +94,7 @@ def similarity(x: Tensor, y: Tensor, geometry: GeometryLike = "cosine") -> Tenso
 
 def paired_similarity(x: Tensor, y: Tensor, geometry: GeometryLike = "cosine") -> Tensor:
     """Row-wise similarity of row-normalized points: s_i = s(x_i, y_i), the diagonal of
-    :func:`similarity` without the [B, B] matrix.
+    :func:`similarity` without the [B, B] matrix. Rows are *not* normalized here either.
 
     x: [B, D], y: [B, D] -> s: [B], float32 (float64 if an input is float64).
     """

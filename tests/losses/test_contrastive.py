@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from hyperssl import ConfigError
 from hyperssl.geometries import GEOMETRIES
 from hyperssl.losses import contrastive, info_nce_queue, nt_xent, nt_xent_views
+from hyperssl.losses.contrastive import NT_XENT_POSITIVES
 
 # s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16).
 FORMULAS = {
@@ -32,8 +33,12 @@ def _sim(a: list[float], b: list[float], geometry: str) -> float:
     return FORMULAS[geometry](sum(p * q for p, q in zip(a, b, strict=True)))
 
 
-def _loop_nt_xent(views: list[torch.Tensor], temperature: float, geometry: str) -> float:
-    """SupCon's L_out with the views of a sample as its class (SimCLR's NT-Xent for V = 2)."""
+def _loop_nt_xent(
+    views: list[torch.Tensor], temperature: float, geometry: str, positives: str = "log_sum_prob"
+) -> float:
+    """With the views of a sample as its class and p_ip the softmax probability of positive p:
+    minus the log of Σ_p p_ip (solo-learn, ``log_sum_prob``) or the mean of -log p_ip (SupCon's
+    L_out, ``mean_log_prob``); both are SimCLR's NT-Xent for V = 2."""
     batch = views[0].shape[0]
     points = [(v, b, _unit(view[b].tolist())) for v, view in enumerate(views) for b in range(batch)]
     total = 0.0
@@ -43,17 +48,22 @@ def _loop_nt_xent(views: list[torch.Tensor], temperature: float, geometry: str) 
             for k, (_, _, z_k) in enumerate(points)
             if k != i
         )
-        positives = [z_p for (v_p, b_p, z_p) in points if b_p == b_i and v_p != v_i]
-        total += -sum(
-            math.log(math.exp(_sim(z_i, z_p, geometry) / temperature) / denominator)
-            for z_p in positives
-        ) / len(positives)
+        probabilities = [
+            math.exp(_sim(z_i, z_p, geometry) / temperature) / denominator
+            for (v_p, b_p, z_p) in points
+            if b_p == b_i and v_p != v_i
+        ]
+        if positives == "log_sum_prob":
+            total += -math.log(sum(probabilities))
+        else:
+            total += -sum(math.log(p) for p in probabilities) / len(probabilities)
     return total / len(points)
 
 
 def _loop_info_nce(q, k, queue, temperature: float, geometry: str) -> float:
+    """MoCo's cross-entropy with target 0 over [positive, queue], every row normalized."""
     total = 0.0
-    negatives = queue.tolist()
+    negatives = [_unit(n) for n in queue.tolist()]
     for q_i, k_i in zip(q.tolist(), k.tolist(), strict=True):
         q_i, k_i = _unit(q_i), _unit(k_i)
         logits = [_sim(q_i, k_i, geometry) / temperature]
@@ -74,11 +84,43 @@ def test_nt_xent_two_views_matches_simclr_loop(geometry, dtype, batch, dim, temp
 
 @pytest.mark.parametrize("geometry", FORMULAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_nt_xent_four_views_matches_supcon_loop(geometry, dtype):
-    views = [_rows(3, 4, seed, dtype) for seed in range(4)]
-    expected = _loop_nt_xent(views, 0.3, geometry)
+@pytest.mark.parametrize("num_views", [3, 4])
+@pytest.mark.parametrize("positives", NT_XENT_POSITIVES)
+def test_nt_xent_views_matches_loop_for_each_positives_rule(geometry, dtype, num_views, positives):
+    views = [_rows(3, 4, seed, dtype) for seed in range(num_views)]
+    expected = _loop_nt_xent(views, 0.3, geometry, positives)
     tol = 1e-10 if dtype == torch.float64 else 2e-5
-    assert nt_xent_views(views, 0.3, geometry).item() == pytest.approx(expected, abs=tol)
+    got = nt_xent_views(views, 0.3, geometry, positives=positives).item()
+    assert got == pytest.approx(expected, abs=tol)
+
+
+@pytest.mark.parametrize("geometry", FORMULAS)
+def test_nt_xent_views_default_is_minus_log_of_summed_positive_probability(geometry):
+    """solo-learn's and GCL's rule; SupCon's L_out is not it for V > 2."""
+    views = [_rows(3, 4, seed) for seed in range(3)]
+    got = nt_xent_views(views, 0.3, geometry).item()
+    assert got == pytest.approx(_loop_nt_xent(views, 0.3, geometry, "log_sum_prob"), abs=1e-10)
+    assert got != pytest.approx(_loop_nt_xent(views, 0.3, geometry, "mean_log_prob"), abs=1e-3)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES.names())
+def test_nt_xent_positives_rules_are_the_same_loss_for_two_views(geometry):
+    z1, z2 = _rows(5, 3, 34), _rows(5, 3, 35)
+    values, grads = [], []
+    for positives in NT_XENT_POSITIVES:
+        views = [z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)]
+        loss = nt_xent_views(views, 0.2, geometry, positives=positives)
+        values.append(loss.item())
+        grads.append(torch.cat(torch.autograd.grad(loss, views)))
+    assert values[0] == values[1]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-14, atol=1e-14)
+
+
+def test_nt_xent_views_rejects_an_unknown_positives_rule_naming_the_allowed_ones():
+    views = [_rows(2, 3, 36), _rows(2, 3, 37)]
+    with pytest.raises(ValueError, match="'sum_log_prob'") as info:
+        nt_xent_views(views, positives="sum_log_prob")
+    assert "'log_sum_prob', 'mean_log_prob'" in str(info.value)
 
 
 @pytest.mark.parametrize("geometry", FORMULAS)
@@ -116,10 +158,13 @@ def test_nt_xent_is_nt_xent_views_of_the_two_views():
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES.names())
-@pytest.mark.parametrize("num_views", [2, 3])
-def test_nt_xent_backward_passes_gradcheck(geometry, num_views):
-    views = [_rows(4, 3, seed).requires_grad_(True) for seed in range(num_views)]
-    assert torch.autograd.gradcheck(lambda *v: nt_xent_views(v, 0.3, geometry), tuple(views))
+@pytest.mark.parametrize("num_views", [2, 3, 4])
+@pytest.mark.parametrize("positives", NT_XENT_POSITIVES)
+def test_nt_xent_backward_passes_gradcheck(geometry, num_views, positives):
+    views = [_rows(3, 3, seed).requires_grad_(True) for seed in range(num_views)]
+    assert torch.autograd.gradcheck(
+        lambda *v: nt_xent_views(v, 0.3, geometry, positives=positives), tuple(views)
+    )
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES.names())
@@ -203,10 +248,21 @@ def test_info_nce_queue_matches_moco_loop(geometry, dtype, batch, size, dim):
     assert info_nce_queue(q, k, queue, 0.2, geometry).item() == pytest.approx(expected, abs=tol)
 
 
+@pytest.mark.parametrize("geometry", FORMULAS)
+def test_info_nce_queue_normalizes_the_queue(geometry):
+    """Raw keys of norms 0.1 to 10 give the value of their unit rows and of the loop."""
+    q, k = _rows(3, 4, 38), _rows(3, 4, 39)
+    unit = F.normalize(_rows(6, 4, 40), dim=1)
+    raw = unit * torch.logspace(-1, 1, 6, dtype=torch.float64)[:, None]
+    got = info_nce_queue(q, k, raw, 0.2, geometry).item()
+    assert got == pytest.approx(info_nce_queue(q, k, unit, 0.2, geometry).item(), abs=1e-12)
+    assert got == pytest.approx(_loop_info_nce(q, k, raw, 0.2, geometry), abs=1e-10)
+
+
 @pytest.mark.parametrize("geometry", GEOMETRIES.names())
 def test_info_nce_queue_backward_passes_gradcheck(geometry):
     q, k = _rows(3, 4, 25).requires_grad_(True), _rows(3, 4, 26)
-    queue = F.normalize(_rows(5, 4, 27), dim=1).requires_grad_(True)
+    queue = _rows(5, 4, 27).requires_grad_(True)  # raw rows: the gradient goes through F.normalize
     assert torch.autograd.gradcheck(
         lambda q, queue: info_nce_queue(q, k, queue, 0.3, geometry), (q, queue)
     )

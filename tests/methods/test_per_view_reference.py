@@ -77,7 +77,8 @@ def _reference_mocov2plus(model, views, labels, in_one_batch: bool):
     with torch.no_grad():
         momentum_feats = _features(model.momentum_backbone, views, in_one_batch)
         k = [F.normalize(model.momentum_projector(f), dim=1) for f in momentum_feats]
-    queues = model.queue.clone()
+    # Built unit in float32, the queue is re-normalised in the loss's float64.
+    queues = F.normalize(model.queue.clone(), dim=2)
     terms = []
     for query, key, queue in ((q[0], k[1], queues[1]), (q[1], k[0], queues[0])):
         logits = torch.cat([(query * key).sum(1, keepdim=True), query @ queue.T], 1)

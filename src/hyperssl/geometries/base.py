@@ -81,8 +81,9 @@ class Geometry(ABC):
         differentiable: cos [*] -> [*]."""
 
     def clamp_(self, cos: Tensor) -> Tensor:
-        """Clamp ``cos`` in place to where s has a finite derivative and return it. The default
-        leaves it as is, for an s that is smooth on all of [-1, 1]."""
+        """Clamp ``cos`` in place to where s has a finite derivative and return it, as
+        :meth:`similarity` does. The default leaves it as is, for an s that is smooth on all of
+        [-1, 1]."""
         return cos
 
     @abstractmethod
@@ -92,9 +93,15 @@ class Geometry(ABC):
 
     @abstractmethod
     def derivative(self, cos: Tensor) -> Tensor | None:
-        """ds/dcos / derivative_scale at a block of clamped cosines without grad, as a new
-        tensor (``cos`` left as is); None when ds/dcos is the constant ``derivative_scale``, so
-        that the kernels skip the elementwise product and stay a bare matmul."""
+        """ds/dcos / derivative_scale at a block of cosines without grad, as autograd through
+        :meth:`similarity` gives it, as a new tensor (``cos`` left as is); None when ds/dcos is
+        the constant ``derivative_scale``, so that the kernels skip the elementwise product and
+        stay a bare matmul.
+
+        The kernels call it on the raw cosines, before :meth:`clamp_`: where the clamp changes
+        a cosine, s is constant there and the derivative must be 0 (the rule of autograd
+        through a clamp, :func:`hyperssl.geometry.safe_arccos`); raw cosines of unit vectors
+        may lie a rounding error beyond ±1."""
 
 
 GeometryLike = str | GeometryConfig | Mapping[str, Any] | Geometry

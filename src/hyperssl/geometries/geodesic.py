@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from hyperssl.geometries.base import Geometry, GeometryConfig, register_geometry
@@ -43,9 +44,12 @@ class GeodesicGeometry(Geometry):
     so that it can replace the cosine in the softmax of a contrastive loss.
 
     ds/dcos = 1/(π sin θ) = (1/π)(1 - cos²θ)^(-1/2), singular at cos = ±1: the cosine is clamped
-    to [-1 + ε, 1 - ε] (:func:`hyperssl.geometry.safe_arccos`), so |ds/dcos| <= 1/(π sqrt(2ε)).
-    The kernels' logits drop the constant 1 (``offset``): ℓ = -θ/(πT). BYOL's squared distance
-    is θ², the geodesic analogue of the squared chordal distance 2 - 2 cos θ = θ² + O(θ⁴).
+    to [-1 + ε, 1 - ε] with ε the machine epsilon (:func:`hyperssl.geometry.safe_arccos`, which
+    also relates ε to GCL's clamps). The gradient is GCL's, that of autograd through the clamp:
+    the derivative at and inside the bounds, so |ds/dcos| <= 1/(π sqrt(2ε)), and 0 for cosines
+    strictly beyond them, where s is constant. The kernels' logits drop the constant 1
+    (``offset``): ℓ = -θ/(πT). BYOL's squared distance is θ², the geodesic analogue of the
+    squared chordal distance 2 - 2 cos θ = θ² + O(θ⁴).
     """
 
     offset = 1.0
@@ -65,4 +69,9 @@ class GeodesicGeometry(Geometry):
         return _arccos_(cos).mul_(-scale / math.pi)
 
     def derivative(self, cos: Tensor) -> Tensor:
-        return torch.addcmul(cos.new_ones(()), cos, cos, value=-1.0).rsqrt_()
+        eps = torch.finfo(cos.dtype).eps
+        one_minus_square = torch.addcmul(cos.new_ones(()), cos, cos, value=-1.0)
+        # |cos| > 1 - ε as a threshold on 1 - cos², folded into the rsqrt (inf -> 0): floats
+        # next to ±1 are ε/2 apart, so |cos| <= 1 - ε gives 1 - cos² >= 2ε(1 - ε/2), and
+        # |cos| >= 1 - ε/2 gives at most ε (negative beyond ±1, where rsqrt would be NaN).
+        return F.threshold_(one_minus_square, 1.5 * eps, math.inf).rsqrt_()

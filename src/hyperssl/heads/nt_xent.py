@@ -6,16 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from omegaconf import DictConfig
 from torch import Tensor
 
+from hyperssl.errors import require
 from hyperssl.heads.base import LossHead, StepOutput, TemperatureHeadConfig
 from hyperssl.heads.registry import register_head
 from hyperssl.losses import nt_xent_views
+from hyperssl.losses.contrastive import NT_XENT_POSITIVES
 
 
 @dataclass
 class NTXentHeadConfig(TemperatureHeadConfig):
-    """The temperature τ of NT-Xent's logits."""
+    """The temperature τ of NT-Xent's logits, and how an anchor's positives combine when a step
+    has more than two views (``positives``, see :func:`hyperssl.losses.nt_xent_views`)."""
+
+    positives: str = "log_sum_prob"
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        require(
+            self.positives in NT_XENT_POSITIVES,
+            f"{key}.positives",
+            self.positives,
+            ", ".join(NT_XENT_POSITIVES),
+        )
 
 
 @register_head("nt_xent", NTXentHeadConfig)
@@ -26,4 +41,6 @@ class NTXentHead(LossHead):
     inputs: ClassVar[tuple[str, ...]] = ("z",)
 
     def forward(self, out: StepOutput) -> Tensor:
-        return nt_xent_views(out.z, self.config.temperature, self.geometry)
+        return nt_xent_views(
+            out.z, self.config.temperature, self.geometry, positives=self.config.positives
+        )

@@ -27,9 +27,13 @@ from hyperssl.geometry import (
     to_loss_dtype,
 )
 
+NT_XENT_POSITIVES: tuple[str, ...] = ("log_sum_prob", "mean_log_prob")
+"""How :func:`nt_xent_views` combines an anchor's positives when there are more than two views."""
+
 
 def _positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
-    """Column indices of the positives of each anchor: row v*B + b -> (u*B + b for u != v).
+    """Column indices of the positives of each anchor: row v*B + b -> (u*B + b for u != v), in
+    the order u = v + 1, ..., v + V - 1 (mod V), i.e. positives[i, m] = i + (m + 1)B mod N.
 
     -> [V*B, V-1], int64.
     """
@@ -52,7 +56,7 @@ class RowSoftmax(NamedTuple):
 
     weighted: Tensor  # [B, K] P ∘ W: the softmax P times W = (ds/dcos)/k (1 for the cosine)
     lse: Tensor  # [B] log Σ_j exp ℓ_ij, without the geometry's offset/T
-    positive_logits: Tensor | None  # [B, P] ℓ at the given positive columns
+    positive_logits: Tensor | None  # [B, P] ℓ at the given positive columns, without offset/T
     positive_weight: Tensor | None  # [B, P] W at the positive columns (None if W is constant)
 
 
@@ -69,7 +73,8 @@ def _row_softmax(
     o is the geometry's ``offset`` (the softmax ignores it; cosine: 0, geodesic: 1, so that
     ℓ = -θ/(πT)), and the cosines are under the geometry's clamp (:meth:`Geometry.clamp_`).
     dℓ/dcos = k·W/T with k the geometry's ``derivative_scale`` and W its ``derivative`` (geodesic:
-    k = 1/π, W = 1/sin θ = (1 - cos²)^(-1/2); cosine: k = 1 and no W at all).
+    k = 1/π, W = 1/sin θ = (1 - cos²)^(-1/2), 0 beyond the clamp; cosine: k = 1 and no W at all),
+    taken at the cosines before the clamp, so that W is 0 where the clamp holds ℓ constant.
     ``exclude_self`` sets ℓ_ii = -inf (a and c the same rows).
 
     Computed block of rows by block (max-shifted exp, never exp of raw logits) in the rows of the
@@ -84,9 +89,9 @@ def _row_softmax(
     step = max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // max(columns, 1))
     for start in range(0, rows, step):
         block = slice(start, min(start + step, rows))
-        cos = geometry.clamp_(torch.mm(a[block], c.T, out=weighted[block]))
+        cos = torch.mm(a[block], c.T, out=weighted[block])
         weight = geometry.derivative(cos)
-        logits = geometry.logits_(cos, 1.0 / temperature)
+        logits = geometry.logits_(geometry.clamp_(cos), 1.0 / temperature)
         if exclude_self:
             logits[:, block].fill_diagonal_(-math.inf)
         if positives is not None:
@@ -109,46 +114,71 @@ def _row_softmax(
 
 
 class _NTXent(torch.autograd.Function):
-    """NT-Xent of normalized rows with a hand-written backward.
+    """NT-Xent of normalized rows with a hand-written backward, for either rule of
+    :data:`NT_XENT_POSITIVES`.
 
-    Forward (:func:`_row_softmax`, block of rows by block): the row softmax P and
-    loss_i = lse_i - mean_p ℓ_ip with lse_i = max_i + log(sum_i), from the positives' logits
-    gathered first; this is log-softmax with one [N, N] allocation. With T the targets
-    (1/|P(i)| at the positives) and dℓ/dcos = k·W/τ, dloss/dcos = k (P - T) ∘ W / (Nτ) and, as
-    cos = z zᵀ, dz = (G + Gᵀ) z. The one [N, N] matrix kept for backward is P ∘ W (P itself for
-    the cosine); T ∘ W is sparse and symmetric, so its part of dz is a gather over the
-    positives. Autograd on the same expression keeps the logits, a masked copy and a softmax,
-    and does two [N, N] x [N, D] products where this does one.
+    Forward (:func:`_row_softmax`, block of rows by block): the row softmax P, lse_i and the
+    positives' logits gathered first, then loss_i = lse_i - mean_p ℓ_ip (``mean_log_prob``) or
+    lse_i - log Σ_p exp ℓ_ip (``log_sum_prob``); this is log-softmax with one [N, N] allocation.
+    dloss_i/dℓ_ij = P_ij - T_ij with the targets T nonzero only at the positives: 1/|P(i)|, or
+    the softmax of the positives' logits. With dℓ/dcos = k·W/τ, dloss/dcos = k (P - T) ∘ W / (Nτ)
+    and, as cos = z zᵀ, dz = (G + Gᵀ) z. The one [N, N] matrix kept for backward is P ∘ W (P
+    itself for the cosine); S = T ∘ W is kept as [N, V - 1], and its part of dz is a sum over
+    the positives, which are z shifted by whole views. Autograd on the same expression keeps the
+    logits, a masked copy and a softmax, and does two [N, N] x [N, D] products where this does
+    one.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx, z: Tensor, num_views: int, temperature: float, geometry: Geometry
+        ctx: FunctionCtx,
+        z: Tensor,
+        num_views: int,
+        temperature: float,
+        geometry: Geometry,
+        rule: str,
     ) -> Tensor:
         n = z.shape[0]
         positives = _positive_index(n // num_views, num_views, z.device)
         soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
-        loss = (soft.lse[:, None] - soft.positive_logits).mean()
-        ctx.save_for_backward(z, soft.weighted, positives, soft.positive_weight)
+        logits = soft.positive_logits
+        if rule == "log_sum_prob":
+            positive_term = logits.logsumexp(dim=1, keepdim=True)
+            targets = (logits - positive_term).exp_()
+        else:
+            positive_term = logits.mean(dim=1, keepdim=True)
+            targets = torch.full_like(logits, 1.0 / (num_views - 1))
+        loss = (soft.lse - positive_term.squeeze(1)).mean()
+        if soft.positive_weight is not None:
+            targets.mul_(soft.positive_weight)
+        ctx.save_for_backward(z, soft.weighted, positives, targets)
         ctx.scale = geometry.derivative_scale / (n * temperature)
+        ctx.batch = n // num_views
         return loss
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
-        z, prob, positives, positive_weight = ctx.saved_tensors
-        others = positives.shape[1]
+    def backward(  # type: ignore[override]
+        ctx: FunctionCtx, grad: Tensor
+    ) -> tuple[Tensor, None, None, None, None]:
+        z, prob, positives, targets = ctx.saved_tensors
         with no_autocast(z):
             # (Q + Qᵀ) z with Q = P ∘ W. A blocked transpose copy plus an add costs about a
             # quarter of a second matmul; `prob + prob.T` reads with stride N and costs half.
             grad_z = torch.mm(prob.T.contiguous().add_(prob), z)
-            # minus (S + Sᵀ) z = 2 S z with S = T ∘ W, nonzero only at the positives.
-            neighbours = z[positives]  # [N, V-1, D]
-            if positive_weight is not None:
-                neighbours = neighbours * positive_weight[:, :, None]
-            grad_z.sub_(neighbours.sum(dim=1), alpha=2.0 / others)
+            # Minus (S + Sᵀ) z with S = T ∘ W, held as S[i, m] for column positives[i, m]. S is
+            # not symmetric under log_sum_prob, but the positive relation is: j = positives[i, m]
+            # (view shift m + 1) has i as its positive V - 2 - m (shift V - m - 1), so
+            # (Sᵀ)[i, j] = S[j, V - 2 - m], a gather of S with its columns reversed.
+            coefficients = targets + targets.flip(1).gather(0, positives)
+            # Column m of the positives is z shifted by (m + 1)B rows: two slices of z each, no
+            # [N, V - 1, D] gather (which costs more than this whole sum).
+            for m in range(positives.shape[1]):
+                shift = (m + 1) * ctx.batch
+                grad_z[:-shift].addcmul_(coefficients[:-shift, m : m + 1], z[shift:], value=-1.0)
+                grad_z[-shift:].addcmul_(coefficients[-shift:, m : m + 1], z[:shift], value=-1.0)
             grad_z.mul_(grad.to(z.dtype) * ctx.scale)
-        return grad_z, None, None, None
+        return grad_z, None, None, None, None
 
 
 class _LogSumExpSimilarity(torch.autograd.Function):
@@ -183,32 +213,44 @@ class _LogSumExpSimilarity(torch.autograd.Function):
 
 
 def nt_xent_views(
-    views: Sequence[Tensor], temperature: float = 0.2, geometry: GeometryLike = "cosine"
+    views: Sequence[Tensor],
+    temperature: float = 0.2,
+    geometry: GeometryLike = "cosine",
+    positives: str = "log_sum_prob",
 ) -> Tensor:
-    r"""NT-Xent over V >= 2 views (SimCLR, Chen et al. ICML 2020, Eq. 1; multi-positive form of
-    SupCon, Khosla et al. NeurIPS 2020, Eq. 2 with the views of one image as its class).
+    r"""NT-Xent over V >= 2 views (SimCLR, Chen et al. ICML 2020, Eq. 1), with two rules for the
+    V - 1 positives of an anchor when V > 2 (SupCon, Khosla et al. NeurIPS 2020, with the views
+    of one image as its class).
 
     The V·B projector outputs are L2-normalized and stacked as z_1..z_N (N = V·B, view-major).
     With logits ℓ_ij = s(z_i, z_j) / τ (s from ``geometry``), the positives P(i) of anchor i are
-    the same sample in the other V - 1 views and the denominator runs over all N - 1 others:
+    the same sample in the other V - 1 views, the denominator runs over all N - 1 others, and
+    p_ij = exp(ℓ_ij) / Σ_{k ≠ i} exp(ℓ_ik):
 
-        loss = (1/N) Σ_i  -(1/|P(i)|) Σ_{p ∈ P(i)} log( exp(ℓ_ip) / Σ_{k ≠ i} exp(ℓ_ik) )
+        "log_sum_prob":   loss = (1/N) Σ_i  -log Σ_{p ∈ P(i)} p_ip
+                               = (1/N) Σ_i  log Σ_{k ≠ i} exp(ℓ_ik) - log Σ_{p ∈ P(i)} exp(ℓ_ip)
+        "mean_log_prob":  loss = (1/N) Σ_i  -(1/|P(i)|) Σ_{p ∈ P(i)} log p_ip
 
-    For V = 2 this is exactly SimCLR's NT-Xent (one positive per anchor, 2B - 2 negatives),
-    averaged over all 2B anchors. For V > 2 it is SupCon's L_out (the mean of the positives'
-    log-probabilities); the GCL fork of solo-learn takes minus the log of their summed
-    probability (SupCon's L_in up to the constant log |P(i)|), which agrees only for V = 2.
-    For the geodesic geometry ℓ_ij = (1 - θ_ij/π)/τ (Koishekenov et al., ICCV-W 2023), with θ
-    clamped so that duplicated or antipodal rows have finite gradients
+    ``log_sum_prob`` (the default) is minus the log of the positives' summed probability, the
+    SimCLR loss of solo-learn and of its fork by Geometric Contrastive Learning (GCL); per anchor
+    it is SupCon's L_in (Eq. 3, minus the log of their mean probability) minus log |P(i)|, a
+    constant. ``mean_log_prob`` is SupCon's L_out (Eq. 2, the mean of their log-probabilities),
+    the form Khosla et al. recommend; by Jensen's inequality L_in <= L_out. For V = 2 there is
+    one positive per anchor and both are SimCLR's NT-Xent (2B - 2 negatives), averaged over all
+    2B anchors. For the geodesic geometry ℓ_ij = (1 - θ_ij/π)/τ (Koishekenov et al., ICCV-W
+    2023), with θ clamped so that duplicated or antipodal rows have finite gradients
     (:meth:`hyperssl.geometries.Geometry.clamp_`, :func:`hyperssl.geometry.safe_arccos`).
 
     Computed as a max-shifted log-softmax (never exp of raw logits) with a hand-written backward:
     one [N, N] matrix (for every geometry) and one [N, N] x [N, D] product each way.
 
     views: V tensors [B, D] (any float dtype; computed in float32, float64 for float64 input,
-    with autocast off) -> scalar loss.
+    with autocast off); positives: one of :data:`NT_XENT_POSITIVES` -> scalar loss.
     """
     geometry = create_geometry(geometry)
+    if positives not in NT_XENT_POSITIVES:
+        allowed = ", ".join(repr(rule) for rule in NT_XENT_POSITIVES)
+        raise ValueError(f"positives must be one of {allowed}, got {positives!r}")
     if len(views) < 2:
         raise ValueError(f"nt_xent needs at least 2 views, got {len(views)}")
     shape = views[0].shape
@@ -219,13 +261,15 @@ def nt_xent_views(
     with no_autocast(views[0]):
         dtype = loss_dtype(*views)
         z = F.normalize(torch.cat([to_loss_dtype(view, dtype) for view in views]), dim=1)
-        return _NTXent.apply(z, len(views), float(temperature), geometry)
+        return _NTXent.apply(z, len(views), float(temperature), geometry, positives)
 
 
 def nt_xent(
     z1: Tensor, z2: Tensor, temperature: float = 0.2, geometry: GeometryLike = "cosine"
 ) -> Tensor:
     """SimCLR's NT-Xent of two views (Chen et al. 2020, Eq. 1); ``nt_xent_views([z1, z2], ...)``.
+    With one positive per anchor the two ``positives`` rules of :func:`nt_xent_views` are the
+    same loss, so there is no such argument here.
 
     z1, z2: [B, D] projector outputs (normalized inside) -> scalar loss, mean over the 2B anchors.
     """
@@ -241,15 +285,18 @@ def info_nce_queue(
 ) -> Tensor:
     r"""MoCo's InfoNCE with a queue of negatives (He et al. CVPR 2020, Eq. 1; MoCo v2).
 
-    With q̂, k̂ the L2-normalized queries and keys and logits ℓ⁺_i = s(q̂_i, k̂_i)/τ,
-    ℓ⁻_ij = s(q̂_i, queue_j)/τ, this is the cross-entropy with target 0 over [ℓ⁺_i, ℓ⁻_i1..ℓ⁻_iK]:
+    With q̂, k̂, n̂ the L2-normalized queries, keys and rows of the queue, and logits
+    ℓ⁺_i = s(q̂_i, k̂_i)/τ, ℓ⁻_ij = s(q̂_i, n̂_j)/τ, this is the cross-entropy with target 0 over
+    [ℓ⁺_i, ℓ⁻_i1..ℓ⁻_iK]:
 
         loss = (1/B) Σ_i  log( exp(ℓ⁺_i) + Σ_j exp(ℓ⁻_ij) ) - ℓ⁺_i
 
     computed as logaddexp(ℓ⁺, logsumexp(ℓ⁻)) without concatenating the [B, 1 + K] logits; the
     [B, K] part has a hand-written backward (it keeps one [B, K] matrix, the softmax).
-    ``k`` is a constant (the momentum encoder's output): it is detached here. ``queue`` is used
-    as given: it must already be normalized, and gradient reaches it only if it requires grad.
+    ``k`` is a constant (the momentum encoder's output): it is detached here. ``queue`` may hold
+    raw keys: normalizing it costs [K, D] elementwise work next to the [B, K] product, and is a
+    no-op up to rounding on the normalized keys MoCo stores. Gradient reaches ``queue`` only if
+    it requires grad.
 
     q: [B, D], k: [B, D], queue: [K, D] -> scalar loss (float32, float64 for float64 input).
     """
@@ -261,9 +308,8 @@ def info_nce_queue(
         q = F.normalize(to_loss_dtype(q, dtype), dim=1)
         k = F.normalize(to_loss_dtype(k.detach(), dtype), dim=1)
         positive = paired_similarity(q, k, geometry) / temperature
-        negatives = _LogSumExpSimilarity.apply(
-            q, to_loss_dtype(queue, dtype), float(temperature), geometry
-        )
+        queue = F.normalize(to_loss_dtype(queue, dtype), dim=1)
+        negatives = _LogSumExpSimilarity.apply(q, queue, float(temperature), geometry)
         return (torch.logaddexp(positive, negatives) - positive).mean()
 
 
