@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra_runs import compose_pretrain, run_entry
+from hydra_runs import compose_pretrain, read_metrics, run_entry
 
 from hyperssl import ConfigError
 from hyperssl.cli import knn
@@ -110,6 +110,24 @@ def test_every_combination_is_in_the_table_csv_and_json(
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["feature", "distance", "k", "T", "top-1", "top-5"]
     assert len([line for line in table.splitlines() if "projector" in line]) == 6
+
+
+def test_every_score_is_also_one_row_of_metrics_csv(pretrained_run, cifar10_root, tmp_path):
+    sweep = [
+        "knn.k=[1,10]",
+        "knn.temperature=[0.2]",
+        "knn.feature_type=[backbone]",
+        "knn.distance_function=[cosine]",
+    ]
+    summary = run_knn([*knn_overrides(pretrained_run, cifar10_root, tmp_path), *sweep], tmp_path)
+    (row,) = read_metrics(tmp_path)
+    scores = {
+        "knn_best_top1",
+        "knn_best_top5",
+        *(f"knn/backbone/cosine/k{k}/T0.2/top{n}" for k in (1, 10) for n in (1, 5)),
+    }
+    assert set(row) == scores | {"step"}
+    assert {name: float(row[name]) for name in scores} == {name: summary[name] for name in scores}
 
 
 def test_k_beyond_the_train_set_is_a_config_error(pretrained_run, cifar10_root, tmp_path):

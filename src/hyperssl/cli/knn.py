@@ -4,7 +4,8 @@ Backbone features of the train and validation splits are extracted once (and cac
 projector outputs are computed from them. Every combination of ``knn.feature_type``,
 ``knn.distance_function``, ``knn.k`` and ``knn.temperature`` is then scored from one neighbour
 search per (feature type, distance). The table is printed and saved as ``knn.csv`` and
-``knn.json``; ``summary.json`` holds every combination's top-1/top-5 as flat keys.
+``knn.json``; ``summary.json`` and the loggers (a row of ``metrics.csv``) hold every
+combination's top-1/top-5 as flat keys.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hyperssl.eval.data import (
 from hyperssl.eval.feature_cache import FeatureCache
 from hyperssl.eval.knn import knn_sweep
 from hyperssl.eval.schema import validate_knn
+from hyperssl.loggers import build_loggers, closing_loggers, log_final_metrics
 
 COLUMNS = ("feature_type", "distance", "k", "temperature", "top1", "top5")
 
@@ -90,7 +92,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     device = resolve_device(cfg.device)
     cache = FeatureCache(cfg.feature_cache.dir, cfg.feature_cache.enabled)
-
     start = time.perf_counter()
     train_x, train_y = backbone_features(encoder, data, "train", cache, device, cfg.batch_size)
     val_x, val_y = backbone_features(encoder, data, "val", cache, device, cfg.batch_size)
@@ -129,19 +130,22 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "num_train": len(train_y),
         "num_val": len(val_y),
     }
+    scores = {"knn_best_top1": best["top1"], "knn_best_top5": best["top5"]}
+    for row in rows:
+        scores[f"{row_name(row)}/top1"] = row["top1"]
+        scores[f"{row_name(row)}/top5"] = row["top5"]
     summary: dict[str, Any] = {
         **about,
         "feature_seconds": round(feature_seconds, 2),
         "knn_seconds": round(knn_seconds, 2),
-        "knn_best_top1": best["top1"],
-        "knn_best_top5": best["top5"],
+        **scores,
         "knn_best": row_name(best),
     }
-    for row in rows:
-        summary[f"{row_name(row)}/top1"] = row["top1"]
-        summary[f"{row_name(row)}/top5"] = row["top5"]
     write_tables(rows, run_dir, about)
     write_summary(run_dir / "summary.json", summary)
+    loggers = build_loggers(cfg, run_dir)
+    with closing_loggers(loggers):
+        log_final_metrics(loggers, scores, step=0)
     print(format_table(rows))
     print(f"run directory: {run_dir}")
     return summary

@@ -22,6 +22,7 @@ from hyperssl.cli.trainer import build_trainer
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
+from hyperssl.loggers import closing_loggers, log_final_metrics
 from hyperssl.methods import BaseMethod, create_method
 from hyperssl.validation import validate_pretrain
 
@@ -64,32 +65,36 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("fit")
     model = create_method(cfg)
     trainer = build_trainer(cfg, run_dir, datamodule.has_validation, resume_from)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    with closing_loggers(trainer.loggers):
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
-    start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-    train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        train_seconds = time.perf_counter() - start
 
-    summary: dict[str, Any] = {
-        "method": cfg.method.name,
-        "geometry": cfg.geometry.name,
-        "heads": list(cfg.heads),
-        "dataset": cfg.data.dataset,
-        "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "train_seconds": round(train_seconds, 2),
-        "resumed_from": str(resume_from) if resume_from else None,
-    }
-    summary |= {
-        name: value.item()
-        for name, value in trainer.callback_metrics.items()
-        if isinstance(value, torch.Tensor) and value.numel() == 1
-    }
-    if trainer.is_global_zero:
-        save_backbone(model.backbone, run_dir / "backbone.safetensors", cfg)
-        if cfg.knn.enabled and datamodule.has_validation:
-            summary |= knn_of_backbone(model, datamodule, cfg)
-        write_summary(run_dir / "summary.json", summary)
-        knn = f"k-NN top-1 {summary['knn_top1']:.2f}%  " if "knn_top1" in summary else ""
-        print(f"{knn}run directory: {run_dir}")
+        summary: dict[str, Any] = {
+            "method": cfg.method.name,
+            "geometry": cfg.geometry.name,
+            "heads": list(cfg.heads),
+            "dataset": cfg.data.dataset,
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "train_seconds": round(train_seconds, 2),
+            "resumed_from": str(resume_from) if resume_from else None,
+        }
+        summary |= {
+            name: value.item()
+            for name, value in trainer.callback_metrics.items()
+            if isinstance(value, torch.Tensor) and value.numel() == 1
+        }
+        if trainer.is_global_zero:
+            save_backbone(model.backbone, run_dir / "backbone.safetensors", cfg)
+            if cfg.knn.enabled and datamodule.has_validation:
+                knn = knn_of_backbone(model, datamodule, cfg)
+                summary |= knn
+                scores = {name: knn[name] for name in ("knn_top1", "knn_top5")}
+                log_final_metrics(trainer.loggers, scores, trainer.global_step)
+            write_summary(run_dir / "summary.json", summary)
+            knn_line = f"k-NN top-1 {summary['knn_top1']:.2f}%  " if "knn_top1" in summary else ""
+            print(f"{knn_line}run directory: {run_dir}")
     return summary

@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelChec
 
 from hyperssl.callbacks.diagnostics import diagnostic_callbacks
 from hyperssl.checkpoint_io import AtomicCheckpointIO
-from hyperssl.loggers import build_logger
+from hyperssl.loggers import build_loggers
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, has_validation: bool) -> list[Callback]:
@@ -84,14 +84,18 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
 def build_trainer(
     cfg: DictConfig, run_dir: Path, has_validation: bool, resume_from: Path | None = None
 ) -> pl.Trainer:
+    """The run's Trainer; its loggers (``trainer.loggers``) are the caller's to close
+    (:func:`~hyperssl.loggers.closing_loggers`) once the run's last results are logged."""
     arguments = trainer_arguments(cfg)
     if not has_validation:
         arguments["limit_val_batches"] = 0
+    # The loggers last: a wandb run starts when its logger is made, so little can fail after.
+    callbacks = build_callbacks(cfg, run_dir, has_validation)
     return pl.Trainer(
         **arguments,
         plugins=[AtomicCheckpointIO()],
         default_root_dir=run_dir,
-        logger=build_logger(cfg, run_dir, resume_from),
-        callbacks=build_callbacks(cfg, run_dir, has_validation),
+        logger=build_loggers(cfg, run_dir, resume_from),
+        callbacks=callbacks,
         enable_checkpointing=cfg.checkpoint.enabled,
     )

@@ -26,12 +26,19 @@ class LoggerConfig(PartConfig):
     name: str = MISSING
 
 
-def build_logger(cfg: DictConfig, run_dir: Path, resume_from: Path | None = None) -> Logger:
-    """The logger ``cfg.logger.name`` writing into ``run_dir`` (continuing from ``resume_from``
-    when the run continues in place)."""
+def build_loggers(cfg: DictConfig, run_dir: Path, resume_from: Path | None = None) -> list[Logger]:
+    """``metrics.csv`` in ``run_dir``, and the logger ``cfg.logger.name`` beside it (continuing
+    from ``resume_from`` when the run continues in place).
+
+    Every run keeps its CSV file, whatever else it logs to; a config without a ``logger`` section
+    gets the CSV file alone.
+    """
     # The run directory always holds Hydra's files; Lightning would warn that it is not empty.
     # No earlier metrics can be there: ensure_fresh_run_dir has checked.
     warnings.filterwarnings(
         "ignore", message="Experiment logs directory .* exists and is not empty"
     )
-    return LOGGERS.get(cfg.logger.name, "logger.name")(cfg, run_dir, resume_from)
+    names = ["csv"]
+    if "logger" in cfg and cfg.logger.name != "csv":
+        names.append(cfg.logger.name)
+    return [LOGGERS.get(name, "logger.name")(cfg, run_dir, resume_from) for name in names]

@@ -20,4 +20,7 @@ class TensorBoardConfig(LoggerConfig):
 def tensorboard_logger(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> Logger:
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    return TensorBoardLogger(save_dir=run_dir, name="", version="tensorboard")
+    # No placeholder hp_metric=-1: a run's real results arrive as scalars (log_final_metrics).
+    return TensorBoardLogger(
+        save_dir=run_dir, name="", version="tensorboard", default_hp_metric=False
+    )

@@ -43,12 +43,16 @@ def wandb_name_and_group(name: str) -> tuple[str, str | None]:
 @register_logger("wandb", WandbConfig)
 def wandb_logger(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> Logger:
     try:
-        import wandb  # noqa: F401
+        import wandb
         from pytorch_lightning.loggers import WandbLogger
     except ImportError as error:
         raise ConfigError(
             "logger", "wandb is not installed", "pip install 'hyperssl[wandb]'"
         ) from error
+    if wandb.run is not None:
+        # Left open by an earlier job of this process (a sweep) that stopped before
+        # closing_loggers could finish it: that job failed. WandbLogger would log into it.
+        wandb.finish(exit_code=1)
     settings = cfg.logger
     offline = settings.offline if settings.offline is not None else not _wandb_has_key()
     name, group = wandb_name_and_group(cfg.name)

@@ -1,0 +1,74 @@
+"""Every run keeps metrics.csv, whatever else it logs to; its final results reach every logger."""
+
+from contextlib import nullcontext
+from unittest.mock import Mock
+
+import pytest
+from hydra_runs import metric_values, read_metrics, run_pretrain
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
+
+from hyperssl.loggers import closing_loggers, log_final_metrics
+
+
+def test_final_metrics_are_one_more_row_of_metrics_csv_at_the_given_step(tmp_path):
+    logger = CSVLogger(tmp_path, name="", version="")
+    logger.log_metrics({"train/loss": 2.5}, step=6)
+    log_final_metrics([logger], {"knn_top1": 50.0, "knn_top5": 87.5}, step=7)
+    assert read_metrics(tmp_path) == [
+        {"knn_top1": "", "knn_top5": "", "step": "6", "train/loss": "2.5"},
+        {"knn_top1": "50.0", "knn_top5": "87.5", "step": "7", "train/loss": ""},
+    ]
+
+
+def test_final_metrics_are_the_wandb_run_summary():
+    logger = Mock(spec=WandbLogger)  # no wandb package needed
+    log_final_metrics([logger], {"knn_top1": 50.0}, step=7)
+    logger.experiment.summary.update.assert_called_once_with({"knn_top1": 50.0})
+    logger.log_metrics.assert_not_called()
+
+
+@pytest.mark.parametrize("fails,status,exit_code", [(False, "success", 0), (True, "failed", 1)])
+def test_closing_loggers_finishes_the_wandb_run_with_the_outcome(fails, status, exit_code):
+    logger = Mock(spec=WandbLogger)
+    with pytest.raises(RuntimeError) if fails else nullcontext(), closing_loggers([logger]):
+        if fails:
+            raise RuntimeError("job failed")
+    logger.finalize.assert_called_once_with(status)
+    logger.experiment.finish.assert_called_once_with(exit_code=exit_code)
+
+
+def test_a_csv_run_logs_its_final_knn_to_metrics_csv(tmp_path):
+    summary = run_pretrain([], tmp_path)
+    assert metric_values(tmp_path, "knn_top1") == [summary["knn_top1"]]
+    assert metric_values(tmp_path, "knn_top5") == [summary["knn_top5"]]
+
+
+@pytest.fixture(scope="module")
+def tensorboard_run(tmp_path_factory):
+    pytest.importorskip("tensorboard", reason="pip install 'hyperssl[tensorboard]'")
+    run_dir = tmp_path_factory.mktemp("tensorboard_run")
+    return run_dir, run_pretrain(["logger=tensorboard"], run_dir)
+
+
+def tensorboard_scalars(run_dir) -> dict[str, list[float]]:
+    """Every scalar of the run's TensorBoard event files, read with TensorBoard's reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_a_tensorboard_run_also_writes_metrics_csv(tensorboard_run):
+    run_dir, summary = tensorboard_run
+    assert len(metric_values(run_dir, "train/loss")) == 3  # one per training step
+    assert metric_values(run_dir, "knn_top1") == [summary["knn_top1"]]
+
+
+def test_tensorboard_holds_the_final_knn_and_no_placeholder_hp_metric(tensorboard_run):
+    run_dir, summary = tensorboard_run
+    scalars = tensorboard_scalars(run_dir)
+    assert scalars["knn_top1"] == [pytest.approx(summary["knn_top1"])]
+    assert scalars["knn_top5"] == [pytest.approx(summary["knn_top5"])]
+    assert len(scalars["train/loss"]) == 3
+    assert "hp_metric" not in scalars
