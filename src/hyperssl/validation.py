@@ -8,6 +8,7 @@ names of the selected parts against their registries, and the rules that span se
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -23,6 +24,13 @@ from hyperssl.methods.nan_guard import NAN_GUARD_MODES
 from hyperssl.methods.registry import METHODS
 from hyperssl.optim import OPTIMIZERS, SCHEDULERS
 from hyperssl.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# The largest crop (the size the backbone is built for) and data.image_size (the evaluation
+# views) may differ by this factor at most: more means one of them was left at another data
+# set's value (the default digits augmentation crops 32 px of 224 px folder images).
+CROP_TO_IMAGE_SIZE_FACTOR = 2
 
 PRECISIONS = ("32-true", "32", "64-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true")
 
@@ -79,6 +87,22 @@ def validate_training(cfg: DictConfig) -> None:
         cfg.trainer.max_epochs,
         ">= 1 (or trainer.max_steps >= 1)",
     )
+    warn_if_warmup_covers_the_run(cfg)
+
+
+def warn_if_warmup_covers_the_run(cfg: DictConfig) -> None:
+    """Warn when the warm-up is as long as the run: the schedule cuts it to end one step before
+    the last, so the learning rate climbs all run long and, in a short run, the online accuracy
+    sits at chance. Only a warning: a quick check of the plumbing may want exactly that."""
+    warmup, epochs = cfg.scheduler.warmup_epochs, cfg.trainer.max_epochs
+    if warmup > 0 and epochs >= 1 and warmup >= epochs:
+        log.warning(
+            "scheduler.warmup_epochs (%g) >= trainer.max_epochs (%d): the warm-up covers the "
+            "whole run, so the learning rate reaches its peak only at the last step; lower "
+            "scheduler.warmup_epochs or raise trainer.max_epochs",
+            warmup,
+            epochs,
+        )
 
 
 def validate_pretrain(cfg: DictConfig) -> None:
@@ -96,6 +120,7 @@ def validate_pretrain(cfg: DictConfig) -> None:
     require(cfg.knn.k >= 1, "knn.k", cfg.knn.k, ">= 1")
     require(cfg.knn.temperature > 0, "knn.temperature", cfg.knn.temperature, "> 0")
     validate_augmentations(cfg.augmentations)
+    check_crop_fits_image_size(cfg)
     num_views = sum(pipeline.num_crops for pipeline in cfg.augmentations)
     min_views = METHODS.get(cfg.method.name).min_views
     require(
@@ -107,3 +132,24 @@ def validate_pretrain(cfg: DictConfig) -> None:
     )
     validate_heads(cfg.heads, cfg)
     validate_diagnostics(cfg.diagnostics)
+
+
+def check_crop_fits_image_size(cfg: DictConfig) -> None:
+    """Refuse crops far from ``data.image_size``: the backbone is built for the largest crop and
+    evaluated (validation, k-NN, linear probe) on views of ``data.image_size``, so a large gap
+    means one of them kept another data set's value. Smaller crops of other pipelines (local
+    views) are not compared."""
+    crops = [pipeline.crop_size for pipeline in cfg.augmentations]
+    index = crops.index(max(crops))
+    crop, image_size = crops[index], cfg.data.image_size
+    factor = CROP_TO_IMAGE_SIZE_FACTOR
+    if max(crop, image_size) > factor * min(crop, image_size):
+        raise ConfigError(
+            f"augmentations.{index}.crop_size",
+            f"got {crop} for data.image_size {image_size} (data set {cfg.data.dataset!r}): the "
+            f"backbone is built for the crops and evaluated at data.image_size, more than "
+            f"{factor}x {'larger' if image_size > crop else 'smaller'}",
+            f"an augmentations preset whose crop_size follows data.image_size (symmetric, "
+            f"symmetric_weak, asymmetric, ...), a preset of scripts/pretrain/custom/ for your own "
+            f"images, or data.image_size={crop}",
+        )

@@ -93,8 +93,16 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 "error: data.train_path: ",
             ),
             "empty_image_folder": (
-                ["data=folder", f"data.train_path={empty_folder}"],
+                ["data=folder", f"data.train_path={empty_folder}", "augmentations=symmetric"],
                 "error: data.train_path: ",
+            ),
+            "digits_crops_of_folder_images": (
+                ["data=folder", f"data.train_path={empty_folder}"],
+                "error: augmentations.0.crop_size: got 32 for data.image_size 224",
+            ),
+            "digits_crops_of_stl10_images": (
+                ["data=stl10", f"data.train_path={root / 'nowhere'}"],
+                "error: augmentations.0.crop_size: got 32 for data.image_size 96",
             ),
             "queue_not_multiple": (
                 ["method=mocov2plus", "method.queue_size=100"],
@@ -181,6 +189,8 @@ CASE_NAMES = [
     "missing_data_folder",
     "truncated_cifar_batch",
     "empty_image_folder",
+    "digits_crops_of_folder_images",
+    "digits_crops_of_stl10_images",
     "queue_not_multiple",
     "missing_checkpoint",
     "empty_checkpoint",

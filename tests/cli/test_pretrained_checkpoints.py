@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 
 from hyperssl import ConfigError
 from hyperssl.cli.checkpoints import load_pretrained, resolve_pretrained
+from hyperssl.eval.data import check_pretraining_data
 
 IMAGES = torch.randn(4, 3, 32, 32)
 
@@ -94,3 +95,38 @@ def test_unusable_inputs_are_named_in_one_config_error(name, message, tmp_path, 
 def test_safetensors_cannot_give_projector_outputs(pretrained_run):
     with pytest.raises(ConfigError, match="holds the backbone only, not the projector"):
         load_pretrained(str(pretrained_run / "backbone.safetensors"), with_projector=True)
+
+
+def test_latest_records_its_run_and_the_data_set_it_was_pretrained_on(
+    pretrained_run, tmp_path, monkeypatch
+):
+    run = tmp_path / "outputs" / "simclr-cifar10" / "1"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(pretrained_run / "checkpoints" / "last.ckpt", run / "checkpoints")
+    monkeypatch.chdir(tmp_path)
+    encoder = load_pretrained("latest")
+    assert encoder.latest_run == run.resolve()
+    assert encoder.pretrain_dataset == "cifar10"
+    assert load_pretrained(str(run)).latest_run is None  # an explicit path
+
+
+def test_safetensors_take_their_data_set_from_the_run_config_beside_them(pretrained_run, tmp_path):
+    shutil.copy(pretrained_run / "backbone.safetensors", tmp_path)
+    assert load_pretrained(str(tmp_path / "backbone.safetensors")).pretrain_dataset is None
+    shutil.copy(pretrained_run / "config.yaml", tmp_path)
+    encoder = load_pretrained(str(tmp_path / "backbone.safetensors"))
+    assert encoder.pretrain_dataset == encoder.describe()["pretrain_dataset"] == "cifar10"
+
+
+def test_latest_backbone_of_another_data_set_is_refused(pretrained_run, tmp_path, monkeypatch):
+    run = tmp_path / "outputs" / "simclr-cifar10" / "1"
+    run.mkdir(parents=True)
+    for name in ("backbone.safetensors", "config.yaml"):
+        shutil.copy(pretrained_run / name, run)
+    monkeypatch.chdir(tmp_path)
+    encoder = load_pretrained("latest")
+    check_pretraining_data(encoder, "cifar10")  # its own data set
+    with pytest.raises(
+        ConfigError, match=f"^pretrained_feature_extractor: latest is {run.resolve()}"
+    ):
+        check_pretraining_data(encoder, "digits")

@@ -9,7 +9,9 @@ The evaluation entry points accept, under ``pretrained_feature_extractor`` (or m
   holding ``*.ckpt`` files, as solo-learn's ``--pretrained_checkpoint_dir`` (``last.ckpt`` if
   present, else the newest);
 - ``backbone.safetensors`` (backbone only; its metadata holds the backbone config);
-- ``latest``: the newest run under ``outputs/`` that holds one of the above.
+- ``latest``: the newest run under ``outputs/`` that holds one of the above. The run it stands
+  for is logged with its data set; :func:`hyperssl.eval.data.check_pretraining_data` refuses it
+  when that data set is not the evaluation's.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class PretrainedEncoder:
     """A pretrained backbone (eval mode, on CPU) and what is known about how it was trained.
 
     ``pretrain_cfg`` is the full pretraining config for a checkpoint, None for safetensors;
-    ``projector`` is set only when it was asked for.
+    ``pretrain_dataset`` the data set it was pretrained on (for safetensors, from the run's
+    ``config.yaml`` beside it), None when unknown; ``latest_run`` the run directory that
+    ``latest`` resolved to, None for an explicit path; ``projector`` is set only when it was
+    asked for.
     """
 
     backbone: nn.Module
@@ -50,6 +55,8 @@ class PretrainedEncoder:
     image_size: int
     backbone_cfg: dict[str, Any]
     pretrain_cfg: DictConfig | None
+    pretrain_dataset: str | None
+    latest_run: Path | None = None
 
     def describe(self) -> dict[str, Any]:
         """What a summary.json records about the encoder."""
@@ -63,8 +70,9 @@ class PretrainedEncoder:
                 "method": cfg.method.name,
                 "geometry": cfg.geometry.name,
                 "heads": list(cfg.get("heads", {}) or {}),
-                "pretrain_dataset": cfg.data.dataset,
             }
+        if self.pretrain_dataset is not None:
+            info["pretrain_dataset"] = self.pretrain_dataset
         return info
 
 
@@ -88,6 +96,15 @@ def _weights_in(folder: Path) -> Path | None:
     if len(checkpoints) > 1:
         log.info("%s holds %d checkpoints: using the newest, %s", folder, len(checkpoints), newest)
     return newest
+
+
+def _dataset_in_run_config(run_dir: Path) -> str | None:
+    """``data.dataset`` of the ``config.yaml`` a run directory holds, None when unknown."""
+    try:
+        dataset = OmegaConf.select(OmegaConf.load(run_dir / "config.yaml"), "data.dataset")
+    except Exception:  # a missing or unreadable config says nothing
+        return None
+    return None if dataset is None else str(dataset)
 
 
 def _is_pretraining_run(run_dir: Path) -> bool:
@@ -193,6 +210,7 @@ def _from_checkpoint(path: Path, with_projector: bool, key: str) -> PretrainedEn
         image_size=image_size,
         backbone_cfg=OmegaConf.to_container(cfg.backbone, resolve=True),
         pretrain_cfg=cfg,
+        pretrain_dataset=OmegaConf.select(cfg, "data.dataset"),
     )
 
 
@@ -249,13 +267,29 @@ def _from_safetensors(path: Path, with_projector: bool, key: str) -> PretrainedE
         image_size=image_size,
         backbone_cfg=backbone_cfg,
         pretrain_cfg=None,
+        pretrain_dataset=_dataset_in_run_config(path.parent),
     )
 
 
 def load_pretrained(value: str, with_projector: bool = False, key: str = KEY) -> PretrainedEncoder:
     """Resolve ``value`` (see the module docstring) and load the encoder it names."""
-    path = resolve_pretrained(value, key)
-    log.info("pretrained encoder: %s", path)
+    run_dir = latest_run() if value == "latest" else None
+    path = resolve_pretrained(value if run_dir is None else str(run_dir), key)
     if path.suffix == ".safetensors":
-        return _from_safetensors(path, with_projector, key)
-    return _from_checkpoint(path, with_projector, key)
+        encoder = _from_safetensors(path, with_projector, key)
+    else:
+        encoder = _from_checkpoint(path, with_projector, key)
+    dataset = encoder.pretrain_dataset or "an unknown data set"
+    if run_dir is None:
+        log.info("pretrained encoder: %s (pretrained on %s)", path, dataset)
+    else:
+        encoder.latest_run = run_dir.resolve()
+        log.info(
+            "%s=latest: the newest pretraining run under %s is %s, pretrained on %s (%s)",
+            key,
+            OUTPUTS,
+            encoder.latest_run,
+            dataset,
+            path.name,
+        )
+    return encoder

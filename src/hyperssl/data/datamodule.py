@@ -158,6 +158,13 @@ class PretrainDataModule(pl.LightningDataModule):
         return self.val_set is not None and len(self.val_set) > 0
 
     @property
+    def labelled(self) -> bool:
+        """Whether the pretraining images carry labels: a data set's class list is empty when
+        they have none (``folder``, every label -1). Sets the data up if it is not yet."""
+        self._require_setup()
+        return bool(getattr(self.pretrain_set, "classes", []))
+
+    @property
     def _pretrain_split(self) -> str:
         return self.source.pretrain_split(self.data_config)
 

@@ -177,9 +177,35 @@ def apply_in_chunks(module: nn.Module, features: Tensor, device: torch.device) -
     return torch.cat(outputs) if outputs else features.new_zeros(0)
 
 
+def check_pretraining_data(encoder: PretrainedEncoder, dataset: str) -> None:
+    """Refuse an encoder that ``latest`` chose from a run pretrained on another data set than
+    ``dataset`` (the evaluation's): the newest run under outputs/ is as often another
+    experiment's. An explicit checkpoint of another data set is a transfer evaluation, which is
+    legitimate: only a warning."""
+    pretrained_on = encoder.pretrain_dataset
+    if pretrained_on is None or pretrained_on == dataset:
+        return
+    if encoder.latest_run is not None:
+        raise ConfigError(
+            "pretrained_feature_extractor",
+            f"latest is {encoder.latest_run}, pretrained on {pretrained_on}, but the evaluation "
+            f"is on {dataset} (data.dataset)",
+            f"a run pretrained on {dataset}, or an explicit path (a .ckpt, run directory or "
+            f"backbone.safetensors) to evaluate {pretrained_on} features on {dataset}",
+        )
+    log.warning(
+        "%s was pretrained on %s and is evaluated on %s (data.dataset): a transfer evaluation",
+        encoder.source,
+        pretrained_on,
+        dataset,
+    )
+
+
 def split_seed_of(encoder: PretrainedEncoder, cfg: DictConfig) -> int:
     """The pretraining run's seed when it used the same data set (so the digits validation images
-    are those it held out), else the evaluation config's seed."""
+    are those it held out), else the evaluation config's seed. First checks that the encoder may
+    be evaluated on ``cfg.data.dataset`` (:func:`check_pretraining_data`)."""
+    check_pretraining_data(encoder, cfg.data.dataset)
     pretrain = encoder.pretrain_cfg
     if pretrain is not None and pretrain.data.dataset == cfg.data.dataset:
         return int(pretrain.seed)

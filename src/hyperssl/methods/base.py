@@ -120,6 +120,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         self.nan_guard = NonFiniteGuard(self.head_names)
         self._nan_check_each_step = True  # resolved from cfg.nan_guard in on_fit_start
         self.logs_this_step = True  # whether the current training step logs (step_logging.py)
+        self.labelled_data = True  # whether training labels exist (set in on_fit_start)
         self.memory_format = (
             torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
         )
@@ -188,6 +189,9 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
     def on_fit_start(self) -> None:
         mode = self.cfg.nan_guard
         self._nan_check_each_step = mode == "step" or (mode == "auto" and self.device.type == "cpu")
+        # Known from the data set rather than read off each batch's labels, which would wait for
+        # the device every step.
+        self.labelled_data = getattr(self.trainer.datamodule, "labelled", True)
         if self.memory_format == torch.channels_last:
             self.to(memory_format=torch.channels_last)
         if self.cfg.compile:
@@ -228,9 +232,12 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         probe_loss: Tensor | None,
     ) -> dict[str, Tensor]:
         """What a logging step logs: every head's term, their weighted sum, and the accuracy of
-        the method's classifier and of the online probe when there is one."""
+        the method's classifier and of the online probe when there is one and the data has
+        labels (on unlabelled data they would read 0, which looks like a result)."""
         metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
         metrics["train/loss"] = loss.detach()
+        if not self.labelled_data:
+            return metrics
         if logits is not None:
             metrics["train/acc1"] = top_k_accuracy(logits.detach(), labels, 1)
         if probe_logits is not None and probe_loss is not None:
