@@ -2,8 +2,10 @@
 
     python scripts/collect_results.py multirun/simclr-digits/<time> [--metric knn_top1] [--out DIR]
 
-Writes results.csv, results.md, results.png (the metric across runs) and, when the runs logged
-the sphere metrics, align_uniform.png (Wang & Isola's plane, one point per run); prints the table.
+Writes results.csv (every column), results.md (what the runs share, once, then a table of what
+differs between them), results.png (the metric across runs, each labelled by what tells it apart)
+and, when the runs logged the sphere metrics, align_uniform.png (Wang & Isola's plane, one point
+per run); prints results.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--metric",
         help="the summary key to compare (default: first found of "
-        "linear_top1, knn_best_top1, knn_top1, val/knn_acc1, val/probe_acc1)",
+        "linear_top1, knn_best_top1, knn_top1, val/knn_acc1, val/probe_acc1, val/acc1)",
     )
     parser.add_argument("--out", type=Path, help="where to write (default: the root folder)")
     args = parser.parse_args(argv)

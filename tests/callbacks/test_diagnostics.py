@@ -152,3 +152,74 @@ def test_pictures_go_to_tensorboard_and_wandb_when_selected(tmp_path):
         "plots/embedding_map", figure, global_step=7, close=False
     )
     wandb.log_image.assert_called_once_with(key="plots/embedding_map", images=[str(path)])
+
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+class TinyMethod(nn.Module):
+    """What the pictures touch: a backbone, a projector and the run's config."""
+
+    def __init__(self):
+        super().__init__()
+        from omegaconf import OmegaConf
+
+        self.backbone = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 16))
+        self.projector = nn.Linear(16, 8)
+        self.cfg = OmegaConf.create(
+            {
+                "method": {"name": "simclr"},
+                "geometry": {"name": "geodesic"},
+                "heads": {"mhe": {"power": "0"}},
+                "data": {"dataset": "cifar10"},
+            }
+        )
+
+
+def _compact(text: str) -> str:
+    """Text without whitespace: wrapped lines compare equal to the unwrapped sentence."""
+    return "".join(text.split())
+
+
+def test_embedding_plots_say_which_run_space_and_epoch_and_name_the_classes(tmp_path):
+    from hyperssl.callbacks.plots import EmbeddingPlots
+    from hyperssl.data.in_memory import TensorImages
+
+    torch.manual_seed(0)
+    images = (torch.rand(40, 3, 4, 4) * 255).to(torch.uint8)
+    datamodule = SimpleNamespace(
+        val_set=TensorImages(images, torch.arange(40) % 10, CIFAR10),
+        eval_transform=lambda image: image.float() / 255,
+        train_transform=lambda image: [image.float() / 255, torch.rand(image.shape)],
+    )
+    trainer = SimpleNamespace(
+        is_global_zero=True, datamodule=datamodule, current_epoch=7, global_step=70, loggers=[]
+    )
+    run_dir = tmp_path / "multirun" / "2024-05-01_12-00-00" / "3_geometry=geodesic"
+    callback = EmbeddingPlots(run_dir, num_pairs=16)
+    figures = {}
+    callback._write = lambda trainer, name, figure: figures.setdefault(name, figure)
+    callback.on_fit_end(trainer, TinyMethod())
+
+    for name in ("embedding_map", "angle_histograms"):
+        details = _compact(figures[name].axes[0].get_title())
+        assert _compact("simclr, geodesic geometry, heads: mhe, on cifar10") in details, name
+        assert _compact("8-d projector output after 7 epochs (70 steps)") in details, name
+        assert _compact(f"run: {run_dir}") in details, name
+    legend = figures["embedding_map"].axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == CIFAR10
+    entries = [text.get_text() for text in figures["angle_histograms"].axes[0].get_legend().texts]
+    assert [entry.split(":")[0] for entry in entries] == [
+        "positive pairs (n=16)",
+        "positive mean",
+        "negative pairs (n=240)",
+        "negative mean",
+        "90°",
+    ]
+
+
+def test_embeddings_of_a_method_without_projector_are_named_backbone_features():
+    from hyperssl.callbacks.embeddings import embedding_space
+
+    assert embedding_space(SimpleNamespace(projector=None)) == "backbone features"
+    assert embedding_space(TinyMethod()) == "projector output"

@@ -5,8 +5,8 @@ from pictures import assert_real_png
 from hyperssl.eval.plots import (
     align_uniform_figure,
     angle_histogram_figure,
-    comparison_bar_figure,
     embedding_map_figure,
+    metric_comparison_figure,
     reduce_to_2d,
     save_figure,
 )
@@ -27,14 +27,16 @@ def test_angle_histograms_are_a_real_png(tmp_path):
     assert_real_png(save_figure(figure, tmp_path / "angles.png"))
 
 
-def test_align_uniform_plane_and_bars_are_real_pngs(tmp_path):
+def test_align_uniform_plane_and_metric_comparison_are_real_pngs(tmp_path):
     names = ["geometry=cosine", "geometry=geodesic", "heads=[mhe]"]
     plane = align_uniform_figure(
         names, [0.4, 0.3, 0.5], [-2.1, -2.6, -1.9], [80.0, 84.0, 78.0], "knn_top1"
     )
     assert_real_png(save_figure(plane, tmp_path / "plane.png"))
-    bars = comparison_bar_figure(names, [80.0, 84.0, 78.0], "knn_top1")
-    assert_real_png(save_figure(bars, tmp_path / "bars.png"), min_bytes=8_000)
+    dots = metric_comparison_figure(names, [80.0, 84.0, 78.0], "knn_top1")
+    # Sized to its content: three rows make a short picture.
+    path = save_figure(dots, tmp_path / "comparison.png")
+    assert_real_png(path, min_bytes=8_000, min_size=(400, 200))
 
 
 def test_umap_is_refused_clearly_when_not_installed():

@@ -41,6 +41,21 @@ def embed(module: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
     return torch.cat(feats), torch.cat(embeddings)
 
 
+def embedding_space(module: nn.Module) -> str:
+    """What :func:`embed`'s embeddings are: the projector's output, or the backbone's features
+    when the method has no projector."""
+    if getattr(module, "projector", None) is not None:
+        return "projector output"
+    return "backbone features"
+
+
+def class_names(datamodule: Any) -> list[str]:
+    """The validation set's class names, by label (its ``classes``, as torchvision's data sets
+    and ours have them); empty when it has none."""
+    classes = getattr(getattr(datamodule, "val_set", None), "classes", None) or []
+    return [str(name) for name in classes]
+
+
 def validation_images(datamodule: Any, max_points: int) -> tuple[Tensor, Tensor] | None:
     """Up to ``max_points`` validation images (eval transform) [N, 3, H, W] and labels [N]."""
     val_set = getattr(datamodule, "val_set", None)

@@ -4,20 +4,78 @@ display needed) and saved as PNG.
 - :func:`embedding_map_figure`: a 2-D map of embeddings coloured by class (t-SNE or UMAP);
 - :func:`angle_histogram_figure`: histograms of positive- and negative-pair angles;
 - :func:`align_uniform_figure`: Wang & Isola's alignment-vs-uniformity plane, one point per run;
-- :func:`comparison_bar_figure`: one metric across runs.
+- :func:`metric_comparison_figure`: one metric across runs.
+
+Every figure is laid out by constrained layout and then sized to its content (:func:`_fit`): the
+main axes gets a fixed size in inches and the figure grows around whatever its labels, legends
+and colour bar measure, so nothing is clipped and nothing is squeezed. Runs are labelled by a
+:class:`RunLabels` table (the settings that differ between them) in a monospace font, so that
+its columns line up.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from hyperssl.errors import ConfigError
 
 DPI = 120
+SMALL = 8.0  # points: tables, notes, value labels
+TICK_PAD = 4.0  # points between a row's label and the axes
+COLUMN_GAP = "  "
+# A legend beside its axes, top-aligned, outside the data: constrained layout makes room for it.
+BESIDE = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
+
+
+@dataclass(frozen=True)
+class RunLabels:
+    """How the runs of a sweep are told apart: ``columns`` names the settings that differ
+    between them, ``cells`` holds one row of values per run (in the order of the plotted values)
+    and ``constant`` the settings every run shares, as ``key=value``."""
+
+    columns: tuple[str, ...]
+    cells: tuple[tuple[str, ...], ...]
+    constant: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, runs: RunLabels | Sequence[str]) -> RunLabels:
+        """``runs`` as it is, or plain run names as a one-column table."""
+        if isinstance(runs, RunLabels):
+            return runs
+        return cls(("run",), tuple((str(name),) for name in runs))
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def table(self) -> tuple[str, list[str]]:
+        """The header and one line per run, every column padded to its widest entry: equally
+        long lines whose columns line up in a monospace font."""
+        widths = [
+            max([len(name), *(len(row[i]) for row in self.cells)])
+            for i, name in enumerate(self.columns)
+        ]
+
+        def line(values: Sequence[str]) -> str:
+            return COLUMN_GAP.join(v.ljust(w) for v, w in zip(values, widths, strict=True))
+
+        return line(self.columns), [line(row) for row in self.cells]
+
+    def note(self) -> str:
+        """The settings shared by every run, one sentence (empty when there are none)."""
+        return "Same in every run: " + ", ".join(self.constant) if self.constant else ""
 
 
 def reduce_to_2d(points: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
@@ -38,21 +96,38 @@ def reduce_to_2d(points: np.ndarray, method: str = "tsne", seed: int = 0) -> np.
     return tsne.fit_transform(points.astype(np.float32))
 
 
-def embedding_map_figure(points: np.ndarray, labels: np.ndarray, title: str) -> Figure:
-    """Scatter of 2-D points [N, 2] coloured by integer class labels [N]."""
-    figure = Figure(figsize=(6.4, 5.6))
+def embedding_map_figure(
+    points: np.ndarray,
+    labels: np.ndarray,
+    title: str,
+    class_names: Sequence[str] | None = None,
+    details: Sequence[str] = (),
+) -> Figure:
+    """Scatter of 2-D points [N, 2] coloured by integer class labels [N]; the legend names each
+    class by ``class_names[label]`` when given (-1: unlabelled). ``details`` (which run, which
+    space, which epoch) are written under the title."""
+    figure = _new_figure()
     axes = figure.add_subplot()
     classes = np.unique(labels)
-    colours = _class_colours(len(classes))
-    for colour, label in zip(colours, classes, strict=True):
+    names = list(class_names or [])
+    for colour, label in zip(_class_colours(len(classes)), classes, strict=True):
         chosen = labels == label
-        axes.scatter(*points[chosen].T, s=9, color=colour, label=str(label), alpha=0.8)
+        name = "unlabelled" if label < 0 else names[label] if label < len(names) else str(label)
+        axes.scatter(*points[chosen].T, s=9, color=colour, label=name, alpha=0.8)
     if len(classes) <= 20:
-        axes.legend(title="class", fontsize="small", markerscale=2, loc="best", ncols=2)
-    axes.set_title(title)
+        axes.legend(
+            **BESIDE,
+            title="class",
+            fontsize="small",
+            markerscale=2,
+            ncols=1 if len(classes) <= 10 else 2,
+        )
+    else:
+        details = [*details, f"colour: one of {len(classes)} classes (too many for a legend)"]
+    figure.suptitle(title)
     axes.set_xticks([])
     axes.set_yticks([])
-    figure.tight_layout()
+    _fit(figure, axes, (5.0, 5.0), details=details)
     return figure
 
 
@@ -66,67 +141,151 @@ def _class_colours(count: int) -> list:
     return [colormap(i) for i in range(count)]
 
 
-def angle_histogram_figure(positive: np.ndarray, negative: np.ndarray, title: str = "") -> Figure:
-    """Densities of positive-pair and negative-pair angles (degrees, 0..180)."""
-    figure = Figure(figsize=(6.4, 4.2))
+def angle_histogram_figure(
+    positive: np.ndarray, negative: np.ndarray, title: str = "", details: Sequence[str] = ()
+) -> Figure:
+    """Densities of positive-pair and negative-pair angles (degrees, 0..180), each with its mean
+    (dashed) and the 90° line of orthogonal embeddings, all named in the legend."""
+    figure = _new_figure()
     axes = figure.add_subplot()
     bins = np.linspace(0.0, 180.0, 61)
     for values, label, colour in (
-        (positive, "positive pairs", "tab:green"),
-        (negative, "negative pairs", "tab:red"),
+        (positive, "positive", "tab:green"),
+        (negative, "negative", "tab:red"),
     ):
         if len(values):
-            axes.hist(values, bins=bins, density=True, alpha=0.55, color=colour, label=label)
-            axes.axvline(float(np.mean(values)), color=colour, linestyle="--", linewidth=1)
-    axes.axvline(90.0, color="gray", linewidth=0.8)
+            axes.hist(
+                values,
+                bins=bins,
+                density=True,
+                alpha=0.55,
+                color=colour,
+                label=f"{label} pairs (n={len(values)})",
+            )
+            mean = float(np.mean(values))
+            axes.axvline(
+                mean,
+                color=colour,
+                linestyle="--",
+                linewidth=1.2,
+                label=f"{label} mean: {mean:.1f}°",
+            )
+    axes.axvline(90.0, color="gray", linewidth=0.8, label="90°: orthogonal")
     axes.set_xlim(0, 180)
+    axes.set_xticks(np.arange(0, 181, 30))
     axes.set_xlabel("angle between embeddings (degrees)")
     axes.set_ylabel("density")
-    axes.set_title(title or "Pair angles on the hypersphere")
-    axes.legend()
-    figure.tight_layout()
+    axes.legend(**BESIDE, fontsize="small")
+    figure.suptitle(title or "Pair angles on the hypersphere")
+    _fit(figure, axes, (5.0, 3.2), details=details)
     return figure
 
 
 def align_uniform_figure(
-    names: Sequence[str],
+    runs: RunLabels | Sequence[str],
     alignment: Sequence[float],
     uniformity: Sequence[float],
     colour_by: Sequence[float] | None = None,
     colour_label: str = "",
 ) -> Figure:
     """Wang & Isola's plane: uniformity (x) against alignment (y), lower is better for both; one
-    annotated point per run, coloured by ``colour_by`` (e.g. accuracy) when given."""
-    figure = Figure(figsize=(6.4, 5.0))
-    axes = figure.add_subplot()
+    numbered point per run, coloured by ``colour_by`` (e.g. accuracy) when given, and a key of
+    the numbers with what tells the runs apart."""
+    runs = RunLabels.of(runs)
+    x, y = np.asarray(uniformity, dtype=float), np.asarray(alignment, dtype=float)
+    figure = _new_figure()
+    # The key sits in an empty, nearly zero-width column right of the colour bar; constrained
+    # layout gives its overflow room like any other decoration.
+    axes, key_axes = figure.subplots(1, 2, width_ratios=[1, 1e-3])
+    key_axes.axis("off")
+    style = {"s": 60, "edgecolors": "black", "linewidths": 0.5, "zorder": 3}
     if colour_by is not None:
-        scatter = axes.scatter(uniformity, alignment, c=colour_by, cmap="viridis", s=60)
+        scatter = axes.scatter(x, y, c=colour_by, cmap="viridis", **style)
         figure.colorbar(scatter, ax=axes, label=colour_label)
     else:
-        axes.scatter(uniformity, alignment, s=60, color="tab:blue")
-    for name, x, y in zip(names, uniformity, alignment, strict=True):
-        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+        axes.scatter(x, y, color="tab:blue", **style)
     axes.set_xlabel(r"$\mathcal{L}_\mathrm{uniform}$ (t=2), lower is more uniform")
     axes.set_ylabel(r"$\mathcal{L}_\mathrm{align}$ ($\alpha$=2), lower is more aligned")
-    axes.set_title("Alignment vs uniformity, one point per run")
     axes.grid(alpha=0.3)
-    figure.tight_layout()
+    axes.margins(0.12)
+    figure.suptitle("Alignment vs uniformity, one point per run")
+
+    header, lines = runs.table()
+    width = len(str(len(lines)))
+    rows = [f"{'#'.rjust(width)}{COLUMN_GAP}{header}"]
+    rows += [f"{str(i + 1).rjust(width)}{COLUMN_GAP}{line}" for i, line in enumerate(lines)]
+    if colour_by is not None:
+        rows = [
+            f"{row}{COLUMN_GAP}{value}"
+            for row, value in zip(rows, _column(colour_label, colour_by), strict=True)
+        ]
+    key = key_axes.legend(
+        [Line2D([], [], linestyle="none")] * len(rows),
+        rows,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 1.0),
+        borderaxespad=0.0,
+        handlelength=0,
+        handletextpad=0,
+        prop={"family": "monospace", "size": SMALL},
+    )
+    key.get_texts()[0].set_fontweight("bold")
+    _fit(figure, axes, (4.2, 3.6), note=runs.note())
+    _place_point_labels(axes, x, y, [str(i + 1) for i in range(len(x))], style["s"])
     return figure
 
 
-def comparison_bar_figure(names: Sequence[str], values: Sequence[float], metric: str) -> Figure:
-    """Horizontal bars of ``metric`` per run, values written at the bar ends."""
-    figure = Figure(figsize=(7.0, 1.2 + 0.45 * len(names)))
+def metric_comparison_figure(
+    runs: RunLabels | Sequence[str], values: Sequence[float], metric: str
+) -> Figure:
+    """``metric`` per run as a dot on a row labelled by what tells the runs apart, its value
+    written beside it; the axis spans the values with a margin (not 0..100), so that a few
+    points' difference shows."""
+    runs = RunLabels.of(runs)
+    values = np.asarray(values, dtype=float)
+    header, lines = runs.table()
+    figure = _new_figure()
     axes = figure.add_subplot()
-    positions = np.arange(len(names))
-    bars = axes.barh(positions, values, color="tab:blue")
-    axes.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=3, fontsize="small")
-    axes.set_yticks(positions, labels=list(names), fontsize="small")
-    axes.invert_yaxis()
+    rows = np.arange(len(lines))
+    axes.scatter(values, rows, s=36, color="tab:blue", zorder=3)
+    axes.set_yticks(rows, labels=lines, fontfamily="monospace", fontsize=SMALL)
+    axes.tick_params(axis="y", length=0, pad=TICK_PAD)
+    axes.set_ylim(len(lines) - 0.5, -0.5)  # the first run on top
+    axes.grid(axis="y", color="0.88")
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_axisbelow(True)
+    axes.annotate(
+        header,
+        xy=(0, 1),
+        xycoords="axes fraction",
+        xytext=(-TICK_PAD, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        family="monospace",
+        fontsize=SMALL,
+        fontweight="bold",
+        parse_math=False,
+    )
+    digits = _decimals(values)
+    labels = [
+        axes.annotate(
+            f"{value:.{digits}f}",
+            (value, row),
+            xytext=(5, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=SMALL,
+        )
+        for value, row in zip(values, rows, strict=True)
+    ]
+    axes.set_xlim(*_padded_range(values))
     axes.set_xlabel(metric)
-    axes.set_title(f"{metric} across runs")
-    axes.margins(x=0.15)
-    figure.tight_layout()
+    figure.suptitle(f"{metric} of {len(lines)} runs")
+    size = (4.0, max(1.2, 0.3 * len(lines)))
+    _fit(figure, axes, size, note=runs.note())
+    _make_room_right(axes, labels, values)
+    _fit(figure, axes, size, note=runs.note())
     return figure
 
 
@@ -135,3 +294,182 @@ def save_figure(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI, format="png")
     return path
+
+
+# ----------------------------------------------------------------------------------- layout
+
+
+def _new_figure() -> Figure:
+    """A constrained-layout figure with an Agg canvas, so that text can be measured."""
+    figure = Figure(dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _fit(
+    figure: Figure,
+    axes: Axes,
+    size: tuple[float, float],
+    details: Sequence[str] = (),
+    note: str = "",
+) -> None:
+    """Size ``figure`` so that ``axes`` gets ``size`` inches and everything around it (tick
+    labels, titles, colour bar, legends outside) fits: constrained layout places the decorations
+    in a given figure, this finds the figure size that leaves the axes its size. ``details`` go
+    under the title, wrapped to the axes' width; ``note`` at the foot, wrapped to the figure's."""
+    if details:
+        title = axes.set_title("", fontsize=SMALL, parse_math=False)
+        title.set_text(_wrap("\n".join(details), size[0] * figure.dpi, title, figure))
+    footnote = None
+    if note:
+        footnote = figure.supxlabel("", fontsize=SMALL, family="monospace", parse_math=False)
+        footnote.set_multialignment("left")
+    # Start roomy: constrained layout gives up (and leaves text outside) when the decorations
+    # do not fit; from a figure they fit in, each step corrects by what the axes lacks.
+    width, height = size[0] + 40.0, size[1] + 20.0
+    for _ in range(10):
+        figure.set_size_inches(width, height)
+        if footnote is not None:
+            footnote.set_text(_wrap(note, (width - 0.3) * figure.dpi, footnote, figure))
+        figure.draw_without_rendering()
+        box = axes.get_position()
+        missing = (size[0] - box.width * width, size[1] - box.height * height)
+        if max(abs(missing[0]), abs(missing[1])) < 0.005:
+            break
+        width, height = width + missing[0], height + missing[1]
+
+
+def _wrap(text: str, width_px: float, like: Text, figure: Figure) -> str:
+    """``text`` broken after spaces, commas and slashes (and inside words longer than a line)
+    into lines no wider than ``width_px`` in ``like``'s font, measured by the figure's renderer:
+    paths and override lists break between their parts."""
+    renderer = figure.canvas.get_renderer()
+    font = like.get_fontproperties()
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in filter(None, re.split(r"(?<=[\s,/])(?=\S)", paragraph)):
+            for piece in _pieces(word, width_px, renderer, font):
+                if line and _width(line + piece.rstrip(), renderer, font) > width_px:
+                    lines.append(line.rstrip())
+                    line = ""
+                line += piece
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _pieces(word: str, width_px: float, renderer: RendererBase, font: FontProperties) -> list[str]:
+    """``word`` cut into parts no wider than ``width_px`` (the word itself when it fits)."""
+    if _width(word.rstrip(), renderer, font) <= width_px:
+        return [word]
+    pieces = [""]
+    for char in word:
+        if pieces[-1] and _width(pieces[-1] + char, renderer, font) > width_px:
+            pieces.append("")
+        pieces[-1] += char
+    return pieces
+
+
+def _width(text: str, renderer: RendererBase, font: FontProperties) -> float:
+    return renderer.get_text_width_height_descent(text, font, ismath=False)[0]
+
+
+def _padded_range(values: np.ndarray, margin: float = 0.1) -> tuple[float, float]:
+    """The values' span widened by ``margin`` of it on each side (of the value itself when all
+    values are equal)."""
+    low, high = float(values.min()), float(values.max())
+    span = high - low or abs(high) or 1.0
+    return low - margin * span, high + margin * span
+
+
+def _decimals(values: np.ndarray) -> int:
+    """Enough decimals to tell the values apart: about three significant digits of their span."""
+    span = float(values.max() - values.min()) or abs(float(values.max())) or 1.0
+    return int(np.clip(2 - np.floor(np.log10(span)), 0, 6))
+
+
+def _column(name: str, values: Sequence[float]) -> list[str]:
+    """A table column: ``name`` then the values, padded to one width."""
+    cells = [name, *(f"{v:.{_decimals(np.asarray(values, dtype=float))}f}" for v in values)]
+    width = max(len(cell) for cell in cells)
+    return [cell.rjust(width) for cell in cells]
+
+
+def _make_room_right(axes: Axes, labels: Sequence[Text], values: np.ndarray) -> None:
+    """Widen the x-axis on the right until every value label ends inside the axes (the axes'
+    size in pixels is fixed by now, so the labels' widths are known)."""
+    renderer = axes.figure.canvas.get_renderer()
+    box = axes.get_window_extent(renderer)
+    low, high = axes.get_xlim()
+    needed = high
+    for label, value in zip(labels, values, strict=True):
+        extent = label.get_window_extent(renderer)
+        offset = extent.x0 - box.x0 - (value - low) / (high - low) * box.width  # from the dot
+        room = box.width - offset - extent.width - 4.0
+        needed = max(needed, low + (value - low) * box.width / max(room, 1.0))
+    axes.set_xlim(low, needed)
+
+
+def _place_point_labels(
+    axes: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str], marker_area: float
+) -> list[Text]:
+    """Write each label next to its point, at the first of rings of places around it (nearest
+    ring first) where it covers no point and no earlier label and stays inside the axes; where
+    none is free, at the place with the least overlap. A label off the nearest ring gets a thin
+    line to its point. Call once the figure is laid out."""
+    figure = axes.figure
+    renderer = figure.canvas.get_renderer()
+    radius = np.sqrt(marker_area) / 2  # points
+    centres = axes.transData.transform(np.column_stack([x, y]))
+    r_px = radius * figure.dpi / 72
+    taken = [Bbox.from_extents(cx - r_px, cy - r_px, cx + r_px, cy + r_px) for cx, cy in centres]
+    inside = axes.get_window_extent(renderer).padded(-2)
+    # Right of the point first, then the other sides and corners; steps to the corners are
+    # diagonal, so that a corner of the label clears the marker.
+    directions = [(1, 0), (1, 1), (1, -1), (-1, 0), (-1, 1), (-1, -1), (0, 1), (0, -1)]
+    places = [
+        ((dx * distance, dy * distance), ring)
+        for ring, distance in enumerate(radius + np.array([1.0, 6.0, 12.0, 20.0]))
+        for dx, dy in directions
+    ]
+    style = {"textcoords": "offset points", "fontsize": SMALL, "fontweight": "bold"}
+    texts = []
+    for label, xi, yi in zip(labels, x, y, strict=True):
+        best: tuple[float, tuple] | None = None
+        for offset, ring in places:
+            text = axes.annotate(label, (xi, yi), xytext=offset, **style, **_alignment(offset))
+            box = text.get_window_extent(renderer)
+            text.remove()
+            cost = sum(_overlap(box, other) for other in taken)
+            cost += box.width * box.height - _overlap(box, inside)
+            if best is None or cost < best[0]:
+                best = (cost, (offset, ring))
+            if cost == 0:
+                break
+        offset, ring = best[1]
+        text = axes.annotate(label, (xi, yi), xytext=offset, **style, **_alignment(offset))
+        if ring > 0:  # a line of its own, so that the label's extent stays the text's
+            leader = {"arrowstyle": "-", "color": "0.4", "linewidth": 0.6, "shrinkB": radius}
+            line = axes.annotate("", (xi, yi), xytext=offset, **style, arrowprops=leader)
+            line.set_in_layout(False)
+        text.set_in_layout(False)
+        taken.append(text.get_window_extent(renderer))
+        texts.append(text)
+    return texts
+
+
+def _alignment(offset: tuple[float, float]) -> dict[str, str]:
+    """The label's anchor that puts it beyond ``offset`` from its point (left of it when the
+    offset points left, and so on)."""
+    dx, dy = int(np.sign(offset[0])), int(np.sign(offset[1]))
+    return {
+        "ha": {1: "left", 0: "center", -1: "right"}[dx],
+        "va": {1: "bottom", 0: "center", -1: "top"}[dy],
+    }
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    """The area two boxes share (0 when apart)."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)
