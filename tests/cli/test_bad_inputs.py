@@ -133,7 +133,6 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 ["data=cifar10", "data.train_path=null"],
                 "error: data.train_path: is required",
             ),
-            "wandb_not_installed": (["logger=wandb"], "error: logger: wandb is not installed"),
         },
         cifar,
         done,
@@ -199,7 +198,6 @@ CASE_NAMES = [
     "other_architecture",
     "existing_run_dir",
     "cifar_without_path",
-    "wandb_not_installed",
 ]
 
 

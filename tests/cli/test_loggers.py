@@ -1,13 +1,15 @@
 """Every run keeps metrics.csv, whatever else it logs to; its final results reach every logger."""
 
+import sys
 from contextlib import nullcontext
 from unittest.mock import Mock
 
 import pytest
-from hydra_runs import metric_values, read_metrics, run_pretrain
+from hydra_runs import compose_pretrain, metric_values, read_metrics, run_pretrain
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from hyperssl.loggers import closing_loggers, log_final_metrics
+from hyperssl import ConfigError
+from hyperssl.loggers import build_loggers, closing_loggers, log_final_metrics
 
 
 def test_final_metrics_are_one_more_row_of_metrics_csv_at_the_given_step(tmp_path):
@@ -72,3 +74,10 @@ def test_tensorboard_holds_the_final_knn_and_no_placeholder_hp_metric(tensorboar
     assert scalars["knn_top5"] == [pytest.approx(summary["knn_top5"])]
     assert len(scalars["train/loss"]) == 3
     assert "hp_metric" not in scalars
+
+
+def test_wandb_logger_without_the_package_is_a_one_line_config_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` raises ImportError
+    cfg = compose_pretrain(["logger=wandb"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^logger: wandb is not installed; allowed: pip"):
+        build_loggers(cfg, tmp_path)
