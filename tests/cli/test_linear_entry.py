@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from hydra_runs import compose_pretrain, run_entry
+from hydra_runs import compose_pretrain, metric_values, run_entry
 
 from hyperssl import ConfigError
 from hyperssl.cli import linear
@@ -98,3 +98,9 @@ def test_gcl_linear_command_runs_verbatim(pretrained_run, cifar10_root, tmp_path
     assert 0.0 <= summary["linear_top1"] <= 100.0
     config = (run_dir / "config.yaml").read_text()
     assert "lr_decay_epochs:\n  - 60\n  - 80" in config and "augment: true" in config
+
+
+def test_probe_results_are_the_last_row_of_metrics_csv(tiny, tmp_path):
+    summary = run_linear([*tiny, "linear.augment=false", "trainer.max_epochs=1"], tmp_path)
+    for name in ("linear_top1", "linear_top5", "linear_val_loss"):
+        assert metric_values(tmp_path, name) == [pytest.approx(summary[name])]

@@ -5,7 +5,11 @@ Three ways, chosen by ``linear.*``:
 - precomputed features (frozen backbone, ``linear.augment=false``, ``linear.precompute_features``):
   the backbone runs once over the data (features cached on disk), then the head trains on them;
 - frozen: the backbone (eval mode, no gradients) runs on augmented images every epoch;
-- ``finetune=true``: backbone and head train together (solo-learn's spelling).
+- ``finetune=true``: backbone (train mode, ``linear.backbone_lr``) and head train together
+  (solo-learn's spelling).
+
+A NaN or inf loss raises :class:`~hyperssl.errors.NonFiniteLossError` before any summary is
+written; ``main_linear.py`` turns it into one line on stderr and exit status 3.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from hyperssl.eval.data import (
 from hyperssl.eval.feature_cache import FeatureCache
 from hyperssl.eval.linear import LinearProbe, feature_loader
 from hyperssl.eval.schema import validate_linear
+from hyperssl.loggers import closing_loggers, log_final_metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if is_global_rank_zero():  # further DDP processes start in the same run directory
         ensure_fresh_run_dir(run_dir)
         record_hydra_files(run_dir, cfg)
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     encoder = load_pretrained(cfg.pretrained_feature_extractor)
     if encoder.image_size != cfg.data.image_size:
@@ -115,28 +120,37 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         cfg.optimizer,
         cfg.scheduler,
         finetune=mode == "finetune",
+        backbone_lr=cfg.linear.backbone_lr,
+        nan_guard=cfg.nan_guard,
     )
     if mode != "finetune":
         # The frozen encoder is in eval mode on purpose; Lightning warns about any such module.
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     trainer = build_trainer(cfg, run_dir, has_validation=True)
-    start = time.perf_counter()
-    trainer.fit(probe, train_dataloaders=train_loader, val_dataloaders=val_loader)
-    train_seconds = time.perf_counter() - start
-    final = trainer.validate(probe, dataloaders=val_loader, verbose=False)[0]
+    # A sweep's next job must not log into this job's wandb run: closed here, failed or not.
+    with closing_loggers(trainer.loggers):
+        start = time.perf_counter()
+        trainer.fit(probe, train_dataloaders=train_loader, val_dataloaders=val_loader)
+        train_seconds = time.perf_counter() - start
+        final = trainer.validate(probe, dataloaders=val_loader, verbose=False)[0]
 
-    summary: dict[str, Any] = {
-        **encoder.describe(),
-        "dataset": cfg.data.dataset,
-        "mode": mode,
-        "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "feature_seconds": round(feature_seconds, 2),
-        "train_seconds": round(train_seconds, 2),
-        "linear_top1": float(final["val/acc1"]),
-        "linear_top5": float(final["val/acc5"]),
-        "linear_val_loss": float(final["val/loss"]),
-    }
+        summary: dict[str, Any] = {
+            **encoder.describe(),
+            "dataset": cfg.data.dataset,
+            "mode": mode,
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "feature_seconds": round(feature_seconds, 2),
+            "train_seconds": round(train_seconds, 2),
+            "linear_top1": float(final["val/acc1"]),
+            "linear_top5": float(final["val/acc5"]),
+            "linear_val_loss": float(final["val/loss"]),
+        }
+        log_final_metrics(
+            trainer.loggers,
+            {name: summary[name] for name in ("linear_top1", "linear_top5", "linear_val_loss")},
+            trainer.global_step,
+        )
     if trainer.is_global_zero:
         write_summary(run_dir / "summary.json", summary)
         print(

@@ -2,7 +2,13 @@
 
 With a frozen backbone the backbone stays in eval mode (BatchNorm statistics untouched) and runs
 without gradients. Given precomputed features, the encoder is ``nn.Identity`` and the same module
-trains the head on a :class:`~torch.utils.data.TensorDataset`.
+trains the head on a :class:`~torch.utils.data.TensorDataset`. Fine-tuned, the backbone trains in
+train mode (BatchNorm normalises with, and updates, batch statistics) with its own learning rate.
+
+A NaN or inf loss stops training (:class:`~hyperssl.errors.NonFiniteLossError`, naming the step)
+instead of training on to a chance-level accuracy: the same guard as pretraining
+(:mod:`hyperssl.methods.nan_guard`), read each step on the CPU and at logging steps, validation
+and the end of training elsewhere.
 """
 
 from __future__ import annotations
@@ -18,13 +24,21 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from hyperssl.eval.data import sample_order
 from hyperssl.eval.metrics import top_k_accuracy
-from hyperssl.optim import ScheduledOptimization
+from hyperssl.methods.nan_guard import NonFiniteGuard
+from hyperssl.optim import ScheduledOptimization, split_decay_groups
 from hyperssl.step_logging import is_logging_step
+
+LOSS_NAME = "cross_entropy"  # the probe's one loss term, as the NaN guard names it
 
 
 class LinearProbe(ScheduledOptimization, pl.LightningModule):
     """``head(encoder(x))``; logs ``train/loss``, ``train/acc1`` and ``val/loss``, ``val/acc1``,
-    ``val/acc5`` (accuracies in percent, top-5 capped at the number of classes)."""
+    ``val/acc5`` (accuracies in percent, top-5 capped at the number of classes).
+
+    ``backbone_lr``: the fine-tuned backbone's learning rate, in ``optimizer.lr``'s units (scaled
+    with the batch size alike); None gives it ``optimizer.lr``. ``nan_guard``: ``auto``, ``step``
+    or ``deferred``, as pretraining's (:mod:`hyperssl.methods.nan_guard`).
+    """
 
     def __init__(
         self,
@@ -34,11 +48,14 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
         optimizer_cfg: Any,
         scheduler_cfg: Any,
         finetune: bool = False,
+        backbone_lr: float | None = None,
+        nan_guard: str = "auto",
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(num_features, num_classes)
         self.finetune = finetune
+        self.backbone_lr = backbone_lr
         self.optimizer_cfg = optimizer_cfg
         self.scheduler_cfg = scheduler_cfg
         if not finetune:
@@ -46,6 +63,9 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
             self.encoder.eval()
         self.val_acc1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.val_acc5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
+        self.nan_guard = NonFiniteGuard([LOSS_NAME])
+        self.nan_guard_mode = nan_guard
+        self._nan_check_each_step = True  # resolved from nan_guard in on_fit_start
 
     def train(self, mode: bool = True) -> LinearProbe:
         """A frozen encoder stays in eval mode, so that its BatchNorm layers neither update their
@@ -55,10 +75,23 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
             self.encoder.eval()
         return self
 
+    def _set_encoder_mode(self) -> None:
+        # A checkpoint's backbone is loaded in eval mode, and Lightning neither calls train() at
+        # the start of fit nor after validation (it restores each submodule's mode), so the mode
+        # is set here: train for fine-tuning (BatchNorm on batch statistics, updating its running
+        # ones), eval for a frozen backbone.
+        self.encoder.train(self.finetune)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit":  # before the callbacks' on_fit_start: the model summary counts modes
+            self._set_encoder_mode()
+
+    def on_fit_start(self) -> None:
+        mode = self.nan_guard_mode
+        self._nan_check_each_step = mode == "step" or (mode == "auto" and self.device.type == "cpu")
+
     def on_train_epoch_start(self) -> None:
-        # Lightning restores each submodule's mode after validation rather than calling train().
-        if not self.finetune:
-            self.encoder.eval()
+        self._set_encoder_mode()
 
     def forward(self, images: Tensor) -> Tensor:
         if self.finetune:
@@ -71,6 +104,9 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
         inputs, labels = batch[0], batch[1]
         logits = self(inputs)
         loss = F.cross_entropy(logits, labels)
+        self.nan_guard.observe({LOSS_NAME: loss}, self.global_step)
+        if self._nan_check_each_step:
+            self._raise_if_not_finite()
         if is_logging_step(self.trainer, batch_idx):
             acc1 = top_k_accuracy(logits, labels, 1)
             self.log_dict(
@@ -80,6 +116,26 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
                 batch_size=len(labels),
             )
         return loss
+
+    def _raise_if_not_finite(self) -> None:
+        lrs = "optimizer.lr or linear.backbone_lr" if self.finetune else "optimizer.lr"
+        self.nan_guard.raise_if_failed(f"the probe stopped, with no accuracy; try a lower {lrs}")
+
+    def _raise_if_a_deferred_check_failed(self) -> None:
+        """``nan_guard=deferred``: read the device-side record where the host reads anyway
+        (logging steps, validation, which precedes every checkpoint, the end of training)."""
+        if not self._nan_check_each_step:
+            self._raise_if_not_finite()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if is_logging_step(self.trainer, batch_idx):
+            self._raise_if_a_deferred_check_failed()
+
+    def on_validation_start(self) -> None:
+        self._raise_if_a_deferred_check_failed()
+
+    def on_train_end(self) -> None:
+        self._raise_if_a_deferred_check_failed()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs, labels = batch[0], batch[1]
@@ -98,7 +154,10 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         groups = [{"name": "head", "params": list(self.head.parameters())}]
         if self.finetune:
-            groups.append({"name": "backbone", "params": list(self.encoder.parameters())})
+            lr = self.optimizer_cfg.lr if self.backbone_lr is None else self.backbone_lr
+            exclude = self.optimizer_cfg.exclude_bias_n_norm
+            backbone_groups = split_decay_groups(self.encoder, exclude, "backbone")
+            groups += [{**group, "lr": lr} for group in backbone_groups]
         return self.optimization(groups, self.optimizer_cfg, self.scheduler_cfg)
 
 
