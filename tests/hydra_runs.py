@@ -67,6 +67,15 @@ def metric_by_step(run_dir: Path, name: str) -> list[tuple[int, float]]:
     return [(int(row["step"]), float(row[name])) for row in read_metrics(run_dir) if row.get(name)]
 
 
+def tensorboard_scalars(run_dir: Path) -> dict[str, list[float]]:
+    """Every scalar of the run's TensorBoard event files, read with TensorBoard's reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
 def run_pretrain(overrides: list[str], run_dir: Path) -> dict:
     from hyperssl.cli import pretrain
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra_runs import compose_pretrain, read_metrics, run_entry
+from hydra_runs import compose_pretrain, read_metrics, run_entry, tensorboard_scalars
 
 from hyperssl import ConfigError
 from hyperssl.cli import knn
@@ -128,6 +128,15 @@ def test_every_score_is_also_one_row_of_metrics_csv(pretrained_run, cifar10_root
     }
     assert set(row) == scores | {"step"}
     assert {name: float(row[name]) for name in scores} == {name: summary[name] for name in scores}
+
+
+def test_scores_reach_tensorboard_too(pretrained_run, cifar10_root, tmp_path):
+    pytest.importorskip("tensorboard", reason="pip install 'hyperssl[tensorboard]'")
+    overrides = [*knn_overrides(pretrained_run, cifar10_root, tmp_path), "logger=tensorboard"]
+    summary = run_knn([*overrides, "knn.k=[1]", "knn.temperature=[0.2]"], tmp_path)
+    scalars = tensorboard_scalars(tmp_path)
+    assert scalars["knn_best_top1"] == [pytest.approx(summary["knn_best_top1"])]
+    assert (tmp_path / "metrics.csv").is_file()
 
 
 def test_k_beyond_the_train_set_is_a_config_error(pretrained_run, cifar10_root, tmp_path):

@@ -5,7 +5,13 @@ from contextlib import nullcontext
 from unittest.mock import Mock
 
 import pytest
-from hydra_runs import compose_pretrain, metric_values, read_metrics, run_pretrain
+from hydra_runs import (
+    compose_pretrain,
+    metric_values,
+    read_metrics,
+    run_pretrain,
+    tensorboard_scalars,
+)
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
 from hyperssl import ConfigError
@@ -50,15 +56,6 @@ def tensorboard_run(tmp_path_factory):
     pytest.importorskip("tensorboard", reason="pip install 'hyperssl[tensorboard]'")
     run_dir = tmp_path_factory.mktemp("tensorboard_run")
     return run_dir, run_pretrain(["logger=tensorboard"], run_dir)
-
-
-def tensorboard_scalars(run_dir) -> dict[str, list[float]]:
-    """Every scalar of the run's TensorBoard event files, read with TensorBoard's reader."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def test_a_tensorboard_run_also_writes_metrics_csv(tensorboard_run):

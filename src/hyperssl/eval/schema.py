@@ -115,6 +115,7 @@ class KNNRunConfig:
     batch_size: int = 256  # images per forward pass during feature extraction
     device: str = "auto"  # auto: cuda when available
     feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)  # beside metrics.csv
     name: str = "knn-${data.dataset}"
     seed: int = 5
 
@@ -155,10 +156,12 @@ def validate_knn(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a k-NN evaluation config."""
     from hyperssl.data.schema import validate_data_config
     from hyperssl.eval.knn import DISTANCES
-    from hyperssl.validation import reject_unknown_keys
+    from hyperssl.loggers import LOGGERS
+    from hyperssl.validation import reject_unknown_keys, validate_part
 
     reject_unknown_keys(cfg)
     _check_pretrained(cfg)
+    validate_part(LOGGERS, cfg, "logger")
     knn = cfg.knn
     require(len(knn.k) >= 1 and all(k >= 1 for k in knn.k), "knn.k", list(knn.k), "integers >= 1")
     require(
