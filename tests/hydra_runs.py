@@ -76,6 +76,30 @@ def tensorboard_scalars(run_dir: Path) -> dict[str, list[float]]:
     return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
+def linear_overrides(
+    pretrained_run: Path, cifar10_root: Path, cache_dir: Path, epochs: int = 3
+) -> list[str]:
+    """main_linear.py on the tiny CIFAR-10 set, on CPU, with the features cached in cache_dir."""
+    return [
+        f"pretrained_feature_extractor={pretrained_run}",
+        "data=cifar10",
+        f"data.train_path={cifar10_root}",
+        "data.num_workers=0",
+        "trainer=cpu",
+        f"trainer.max_epochs={epochs}",
+        "trainer.enable_progress_bar=false",
+        "optimizer.batch_size=16",
+        f"feature_cache.dir={cache_dir}",
+    ]
+
+
+def run_linear(overrides: list[str], run_dir: Path) -> dict:
+    """main_linear.py's run in this process; its summary."""
+    from hyperssl.cli import linear
+
+    return linear.run(compose_pretrain(overrides, run_dir, config_name="linear"))
+
+
 def run_pretrain(overrides: list[str], run_dir: Path) -> dict:
     from hyperssl.cli import pretrain
 

@@ -87,13 +87,14 @@ def validate_training(cfg: DictConfig) -> None:
         cfg.trainer.max_epochs,
         ">= 1 (or trainer.max_steps >= 1)",
     )
-    warn_if_warmup_covers_the_run(cfg)
 
 
 def warn_if_warmup_covers_the_run(cfg: DictConfig) -> None:
     """Warn when the warm-up is as long as the run: the schedule cuts it to end one step before
     the last, so the learning rate climbs all run long and, in a short run, the online accuracy
-    sits at chance. Only a warning: a quick check of the plumbing may want exactly that."""
+    sits at chance. Only a warning: a quick check of the plumbing may want exactly that. The
+    entry points call it once the run directory is known to be fresh: a warning logged before
+    would be appended to the log of the run already there."""
     warmup, epochs = cfg.scheduler.warmup_epochs, cfg.trainer.max_epochs
     if warmup > 0 and epochs >= 1 and warmup >= epochs:
         log.warning(

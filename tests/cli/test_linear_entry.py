@@ -3,28 +3,9 @@
 import json
 
 import pytest
-from hydra_runs import compose_pretrain, metric_values, run_entry
+from hydra_runs import linear_overrides, metric_values, run_entry, run_linear
 
 from hyperssl import ConfigError
-from hyperssl.cli import linear
-
-
-def linear_overrides(pretrained_run, cifar10_root, cache_dir):
-    return [
-        f"pretrained_feature_extractor={pretrained_run}",
-        "data=cifar10",
-        f"data.train_path={cifar10_root}",
-        "data.num_workers=0",
-        "trainer=cpu",
-        "trainer.max_epochs=3",
-        "trainer.enable_progress_bar=false",
-        "optimizer.batch_size=16",
-        f"feature_cache.dir={cache_dir}",
-    ]
-
-
-def run_linear(overrides, run_dir):
-    return linear.run(compose_pretrain(overrides, run_dir, config_name="linear"))
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import re
 
 import pytest
 import torch
-from hydra_runs import compose_pretrain, metric_values, run_entry
+from hydra_runs import linear_overrides, metric_values, run_entry, run_linear
 
 from hyperssl import ConfigError
-from hyperssl.cli import linear
 from hyperssl.cli.checkpoints import load_pretrained
 from hyperssl.errors import NonFiniteLossError
 from hyperssl.eval.linear import LinearProbe
@@ -19,22 +18,10 @@ EPOCHS = 8  # 64 images / 16: 32 steps, enough for the fixture's class-coloured 
 
 def probe_overrides(pretrained_run, cifar10_root, cache_dir):
     return [
-        f"pretrained_feature_extractor={pretrained_run}",
-        "data=cifar10",
-        f"data.train_path={cifar10_root}",
-        "data.num_workers=0",
-        "trainer=cpu",
-        f"trainer.max_epochs={EPOCHS}",
-        "trainer.enable_progress_bar=false",
+        *linear_overrides(pretrained_run, cifar10_root, cache_dir, epochs=EPOCHS),
         "trainer.log_every_n_steps=1",
-        "optimizer.batch_size=16",
         "optimizer.scale_lr_by_batch=false",  # lr 0.4: the probe learns in these few steps
-        f"feature_cache.dir={cache_dir}",
     ]
-
-
-def run_linear(overrides, run_dir):
-    return linear.run(compose_pretrain(overrides, run_dir, config_name="linear"))
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
-"""A run no longer than its warm-up never trains at the full learning rate: the pretraining and
-linear-probe validations warn, naming scheduler.warmup_epochs and trainer.max_epochs."""
+"""A run no longer than its warm-up never trains at the full learning rate: pretraining and the
+linear probe warn, naming scheduler.warmup_epochs and trainer.max_epochs."""
 
 import logging
 
 import pytest
-from hydra_runs import compose_pretrain
+from hydra_runs import compose_pretrain, run_pretrain
 
 from hyperssl.eval.schema import validate_linear
-from hyperssl.validation import validate_pretrain
+from hyperssl.validation import validate_pretrain, warn_if_warmup_covers_the_run
 
 VALIDATE = {"pretrain": validate_pretrain, "linear": validate_linear}
 
@@ -16,6 +16,7 @@ def warmup_warnings(config_name, overrides, tmp_path, caplog):
     cfg = compose_pretrain(overrides, tmp_path, config_name=config_name)
     with caplog.at_level(logging.WARNING, logger="hyperssl"):
         VALIDATE[config_name](cfg)
+        warn_if_warmup_covers_the_run(cfg)
     return [r.getMessage() for r in caplog.records if "scheduler.warmup_epochs" in r.getMessage()]
 
 
@@ -44,3 +45,10 @@ def test_a_fractional_warmup_longer_than_the_run_is_warned_about(tmp_path, caplo
 )
 def test_a_run_longer_than_its_warmup_is_not_warned_about(config_name, overrides, tmp_path, caplog):
     assert warmup_warnings(config_name, overrides, tmp_path, caplog) == []
+
+
+def test_a_pretraining_run_warns_once_its_run_directory_is_fresh(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="hyperssl"):
+        run_pretrain(["scheduler.warmup_epochs=2", "trainer.max_epochs=1"], tmp_path)
+    expected = "scheduler.warmup_epochs (2) >= trainer.max_epochs (1)"
+    assert any(record.getMessage().startswith(expected) for record in caplog.records)

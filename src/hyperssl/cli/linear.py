@@ -46,6 +46,7 @@ from hyperssl.eval.feature_cache import FeatureCache
 from hyperssl.eval.linear import LinearProbe, feature_loader
 from hyperssl.eval.schema import validate_linear
 from hyperssl.loggers import closing_loggers, log_final_metrics
+from hyperssl.validation import warn_if_warmup_covers_the_run
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if is_global_rank_zero():  # further DDP processes start in the same run directory
         ensure_fresh_run_dir(run_dir)
         record_hydra_files(run_dir, cfg)
+    warn_if_warmup_covers_the_run(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     encoder = load_pretrained(cfg.pretrained_feature_extractor)

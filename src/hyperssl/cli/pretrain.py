@@ -24,7 +24,7 @@ from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
 from hyperssl.loggers import closing_loggers, log_final_metrics
 from hyperssl.methods import BaseMethod, create_method
-from hyperssl.validation import validate_pretrain
+from hyperssl.validation import validate_pretrain, warn_if_warmup_covers_the_run
 
 
 def knn_of_backbone(
@@ -56,6 +56,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     validate_pretrain(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     resume_from = checkpoint_to_resume(cfg.resume, run_dir, cfg)
+    warn_if_warmup_covers_the_run(cfg)
     if is_global_rank_zero():
         record_hydra_files(run_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
