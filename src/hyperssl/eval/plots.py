@@ -6,34 +6,34 @@ display needed) and saved as PNG.
 - :func:`align_uniform_figure`: Wang & Isola's alignment-vs-uniformity plane, one point per run;
 - :func:`metric_comparison_figure`: one metric across runs.
 
-Every figure is laid out by constrained layout and then sized to its content (:func:`_fit`): the
-main axes gets a fixed size in inches and the figure grows around whatever its labels, legends
-and colour bar measure, so nothing is clipped and nothing is squeezed. Runs are labelled by a
+Every figure is laid out by constrained layout and then sized to its content
+(:mod:`hyperssl.eval.figure_layout`): the main axes gets a fixed size in inches and the figure
+grows around whatever its labels, legends and colour bar measure, so nothing is clipped and
+nothing is squeezed. Runs are labelled by a
 :class:`RunLabels` table (the settings that differ between them) in a monospace font, so that
 its columns line up.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox
 
 from hyperssl.errors import ConfigError
+from hyperssl.eval.figure_layout import (
+    DPI,
+    SMALL,
+    fit_figure,
+    make_room_right,
+    new_figure,
+    place_point_labels,
+)
 
-DPI = 120
-SMALL = 8.0  # points: tables, notes, value labels
 TICK_PAD = 4.0  # points between a row's label and the axes
 COLUMN_GAP = "  "
 # A legend beside its axes, top-aligned, outside the data: constrained layout makes room for it.
@@ -106,7 +106,7 @@ def embedding_map_figure(
     """Scatter of 2-D points [N, 2] coloured by integer class labels [N]; the legend names each
     class by ``class_names[label]`` when given (-1: unlabelled). ``details`` (which run, which
     space, which epoch) are written under the title."""
-    figure = _new_figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     classes = np.unique(labels)
     names = list(class_names or [])
@@ -127,7 +127,7 @@ def embedding_map_figure(
     figure.suptitle(title)
     axes.set_xticks([])
     axes.set_yticks([])
-    _fit(figure, axes, (5.0, 5.0), details=details)
+    fit_figure(figure, axes, (5.0, 5.0), details=details)
     return figure
 
 
@@ -146,7 +146,7 @@ def angle_histogram_figure(
 ) -> Figure:
     """Densities of positive-pair and negative-pair angles (degrees, 0..180), each with its mean
     (dashed) and the 90° line of orthogonal embeddings, all named in the legend."""
-    figure = _new_figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     bins = np.linspace(0.0, 180.0, 61)
     for values, label, colour in (
@@ -177,7 +177,7 @@ def angle_histogram_figure(
     axes.set_ylabel("density")
     axes.legend(**BESIDE, fontsize="small")
     figure.suptitle(title or "Pair angles on the hypersphere")
-    _fit(figure, axes, (5.0, 3.2), details=details)
+    fit_figure(figure, axes, (5.0, 3.2), details=details)
     return figure
 
 
@@ -193,7 +193,7 @@ def align_uniform_figure(
     the numbers with what tells the runs apart."""
     runs = RunLabels.of(runs)
     x, y = np.asarray(uniformity, dtype=float), np.asarray(alignment, dtype=float)
-    figure = _new_figure()
+    figure = new_figure()
     # The key sits in an empty, nearly zero-width column right of the colour bar; constrained
     # layout gives its overflow room like any other decoration.
     axes, key_axes = figure.subplots(1, 2, width_ratios=[1, 1e-3])
@@ -230,8 +230,8 @@ def align_uniform_figure(
         prop={"family": "monospace", "size": SMALL},
     )
     key.get_texts()[0].set_fontweight("bold")
-    _fit(figure, axes, (4.2, 3.6), note=runs.note())
-    _place_point_labels(axes, x, y, [str(i + 1) for i in range(len(x))], style["s"])
+    fit_figure(figure, axes, (4.2, 3.6), note=runs.note())
+    place_point_labels(axes, x, y, [str(i + 1) for i in range(len(x))], style["s"])
     return figure
 
 
@@ -244,7 +244,7 @@ def metric_comparison_figure(
     runs = RunLabels.of(runs)
     values = np.asarray(values, dtype=float)
     header, lines = runs.table()
-    figure = _new_figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     rows = np.arange(len(lines))
     axes.scatter(values, rows, s=36, color="tab:blue", zorder=3)
@@ -283,9 +283,9 @@ def metric_comparison_figure(
     axes.set_xlabel(metric)
     figure.suptitle(f"{metric} of {len(lines)} runs")
     size = (4.0, max(1.2, 0.3 * len(lines)))
-    _fit(figure, axes, size, note=runs.note())
-    _make_room_right(axes, labels, values)
-    _fit(figure, axes, size, note=runs.note())
+    fit_figure(figure, axes, size, note=runs.note())
+    make_room_right(axes, labels, values)
+    fit_figure(figure, axes, size, note=runs.note())
     return figure
 
 
@@ -297,81 +297,6 @@ def save_figure(figure: Figure, path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------- layout
-
-
-def _new_figure() -> Figure:
-    """A constrained-layout figure with an Agg canvas, so that text can be measured."""
-    figure = Figure(dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _fit(
-    figure: Figure,
-    axes: Axes,
-    size: tuple[float, float],
-    details: Sequence[str] = (),
-    note: str = "",
-) -> None:
-    """Size ``figure`` so that ``axes`` gets ``size`` inches and everything around it (tick
-    labels, titles, colour bar, legends outside) fits: constrained layout places the decorations
-    in a given figure, this finds the figure size that leaves the axes its size. ``details`` go
-    under the title, wrapped to the axes' width; ``note`` at the foot, wrapped to the figure's."""
-    if details:
-        title = axes.set_title("", fontsize=SMALL, parse_math=False)
-        title.set_text(_wrap("\n".join(details), size[0] * figure.dpi, title, figure))
-    footnote = None
-    if note:
-        footnote = figure.supxlabel("", fontsize=SMALL, family="monospace", parse_math=False)
-        footnote.set_multialignment("left")
-    # Start roomy: constrained layout gives up (and leaves text outside) when the decorations
-    # do not fit; from a figure they fit in, each step corrects by what the axes lacks.
-    width, height = size[0] + 40.0, size[1] + 20.0
-    for _ in range(10):
-        figure.set_size_inches(width, height)
-        if footnote is not None:
-            footnote.set_text(_wrap(note, (width - 0.3) * figure.dpi, footnote, figure))
-        figure.draw_without_rendering()
-        box = axes.get_position()
-        missing = (size[0] - box.width * width, size[1] - box.height * height)
-        if max(abs(missing[0]), abs(missing[1])) < 0.005:
-            break
-        width, height = width + missing[0], height + missing[1]
-
-
-def _wrap(text: str, width_px: float, like: Text, figure: Figure) -> str:
-    """``text`` broken after spaces, commas and slashes (and inside words longer than a line)
-    into lines no wider than ``width_px`` in ``like``'s font, measured by the figure's renderer:
-    paths and override lists break between their parts."""
-    renderer = figure.canvas.get_renderer()
-    font = like.get_fontproperties()
-    lines = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in filter(None, re.split(r"(?<=[\s,/])(?=\S)", paragraph)):
-            for piece in _pieces(word, width_px, renderer, font):
-                if line and _width(line + piece.rstrip(), renderer, font) > width_px:
-                    lines.append(line.rstrip())
-                    line = ""
-                line += piece
-        lines.append(line.rstrip())
-    return "\n".join(lines)
-
-
-def _pieces(word: str, width_px: float, renderer: RendererBase, font: FontProperties) -> list[str]:
-    """``word`` cut into parts no wider than ``width_px`` (the word itself when it fits)."""
-    if _width(word.rstrip(), renderer, font) <= width_px:
-        return [word]
-    pieces = [""]
-    for char in word:
-        if pieces[-1] and _width(pieces[-1] + char, renderer, font) > width_px:
-            pieces.append("")
-        pieces[-1] += char
-    return pieces
-
-
-def _width(text: str, renderer: RendererBase, font: FontProperties) -> float:
-    return renderer.get_text_width_height_descent(text, font, ismath=False)[0]
 
 
 def _padded_range(values: np.ndarray, margin: float = 0.1) -> tuple[float, float]:
@@ -393,83 +318,3 @@ def _column(name: str, values: Sequence[float]) -> list[str]:
     cells = [name, *(f"{v:.{_decimals(np.asarray(values, dtype=float))}f}" for v in values)]
     width = max(len(cell) for cell in cells)
     return [cell.rjust(width) for cell in cells]
-
-
-def _make_room_right(axes: Axes, labels: Sequence[Text], values: np.ndarray) -> None:
-    """Widen the x-axis on the right until every value label ends inside the axes (the axes'
-    size in pixels is fixed by now, so the labels' widths are known)."""
-    renderer = axes.figure.canvas.get_renderer()
-    box = axes.get_window_extent(renderer)
-    low, high = axes.get_xlim()
-    needed = high
-    for label, value in zip(labels, values, strict=True):
-        extent = label.get_window_extent(renderer)
-        offset = extent.x0 - box.x0 - (value - low) / (high - low) * box.width  # from the dot
-        room = box.width - offset - extent.width - 4.0
-        needed = max(needed, low + (value - low) * box.width / max(room, 1.0))
-    axes.set_xlim(low, needed)
-
-
-def _place_point_labels(
-    axes: Axes, x: np.ndarray, y: np.ndarray, labels: Sequence[str], marker_area: float
-) -> list[Text]:
-    """Write each label next to its point, at the first of rings of places around it (nearest
-    ring first) where it covers no point and no earlier label and stays inside the axes; where
-    none is free, at the place with the least overlap. A label off the nearest ring gets a thin
-    line to its point. Call once the figure is laid out."""
-    figure = axes.figure
-    renderer = figure.canvas.get_renderer()
-    radius = np.sqrt(marker_area) / 2  # points
-    centres = axes.transData.transform(np.column_stack([x, y]))
-    r_px = radius * figure.dpi / 72
-    taken = [Bbox.from_extents(cx - r_px, cy - r_px, cx + r_px, cy + r_px) for cx, cy in centres]
-    inside = axes.get_window_extent(renderer).padded(-2)
-    # Right of the point first, then the other sides and corners; steps to the corners are
-    # diagonal, so that a corner of the label clears the marker.
-    directions = [(1, 0), (1, 1), (1, -1), (-1, 0), (-1, 1), (-1, -1), (0, 1), (0, -1)]
-    places = [
-        ((dx * distance, dy * distance), ring)
-        for ring, distance in enumerate(radius + np.array([1.0, 6.0, 12.0, 20.0]))
-        for dx, dy in directions
-    ]
-    style = {"textcoords": "offset points", "fontsize": SMALL, "fontweight": "bold"}
-    texts = []
-    for label, xi, yi in zip(labels, x, y, strict=True):
-        best: tuple[float, tuple] | None = None
-        for offset, ring in places:
-            text = axes.annotate(label, (xi, yi), xytext=offset, **style, **_alignment(offset))
-            box = text.get_window_extent(renderer)
-            text.remove()
-            cost = sum(_overlap(box, other) for other in taken)
-            cost += box.width * box.height - _overlap(box, inside)
-            if best is None or cost < best[0]:
-                best = (cost, (offset, ring))
-            if cost == 0:
-                break
-        offset, ring = best[1]
-        text = axes.annotate(label, (xi, yi), xytext=offset, **style, **_alignment(offset))
-        if ring > 0:  # a line of its own, so that the label's extent stays the text's
-            leader = {"arrowstyle": "-", "color": "0.4", "linewidth": 0.6, "shrinkB": radius}
-            line = axes.annotate("", (xi, yi), xytext=offset, **style, arrowprops=leader)
-            line.set_in_layout(False)
-        text.set_in_layout(False)
-        taken.append(text.get_window_extent(renderer))
-        texts.append(text)
-    return texts
-
-
-def _alignment(offset: tuple[float, float]) -> dict[str, str]:
-    """The label's anchor that puts it beyond ``offset`` from its point (left of it when the
-    offset points left, and so on)."""
-    dx, dy = int(np.sign(offset[0])), int(np.sign(offset[1]))
-    return {
-        "ha": {1: "left", 0: "center", -1: "right"}[dx],
-        "va": {1: "bottom", 0: "center", -1: "top"}[dy],
-    }
-
-
-def _overlap(a: Bbox, b: Bbox) -> float:
-    """The area two boxes share (0 when apart)."""
-    width = min(a.x1, b.x1) - max(a.x0, b.x0)
-    height = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return max(width, 0.0) * max(height, 0.0)
