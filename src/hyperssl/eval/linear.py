@@ -24,7 +24,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from hyperssl.eval.data import sample_order
 from hyperssl.eval.metrics import top_k_accuracy
-from hyperssl.methods.nan_guard import NonFiniteGuard
+from hyperssl.methods.nan_guard import NonFiniteGuard, checks_each_step
 from hyperssl.optim import ScheduledOptimization, split_decay_groups
 from hyperssl.step_logging import is_logging_step
 
@@ -87,8 +87,7 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
             self._set_encoder_mode()
 
     def on_fit_start(self) -> None:
-        mode = self.nan_guard_mode
-        self._nan_check_each_step = mode == "step" or (mode == "auto" and self.device.type == "cpu")
+        self._nan_check_each_step = checks_each_step(self.nan_guard_mode, self.device)
 
     def on_train_epoch_start(self) -> None:
         self._set_encoder_mode()

@@ -25,7 +25,7 @@ from hyperssl.eval.metrics import labelled_cross_entropy, top_k_accuracy
 from hyperssl.geometries import create_geometry
 from hyperssl.heads import LossHead, StepOutput, build_head, build_heads
 from hyperssl.layers.projector import ProjectorConfig
-from hyperssl.methods.nan_guard import NonFiniteGuard
+from hyperssl.methods.nan_guard import NonFiniteGuard, checks_each_step
 from hyperssl.methods.performance import compile_modules, to_memory_format
 from hyperssl.optim import ScheduledOptimization, split_decay_groups
 from hyperssl.registry import PartConfig
@@ -187,8 +187,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
 
     # ----------------------------------------------------------------- speed and memory layout
     def on_fit_start(self) -> None:
-        mode = self.cfg.nan_guard
-        self._nan_check_each_step = mode == "step" or (mode == "auto" and self.device.type == "cpu")
+        self._nan_check_each_step = checks_each_step(self.cfg.nan_guard, self.device)
         # Known from the data set rather than read off each batch's labels, which would wait for
         # the device every step.
         self.labelled_data = getattr(self.trainer.datamodule, "labelled", True)

@@ -21,6 +21,12 @@ from hyperssl.errors import NonFiniteLossError
 NAN_GUARD_MODES = ("auto", "step", "deferred")
 
 
+def checks_each_step(mode: str, device: torch.device) -> bool:
+    """Whether ``nan_guard=<mode>`` reads the guard on the host every step: ``step`` always,
+    ``auto`` on the CPU (where the read costs nothing); else only where the host reads anyway."""
+    return mode == "step" or (mode == "auto" and device.type == "cpu")
+
+
 class NonFiniteGuard:
     """Records the first non-finite value of each named loss term; ``raise_if_failed`` reads it."""
 
