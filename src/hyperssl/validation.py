@@ -122,6 +122,7 @@ def validate_pretrain(cfg: DictConfig) -> None:
     require(cfg.knn.temperature > 0, "knn.temperature", cfg.knn.temperature, "> 0")
     validate_augmentations(cfg.augmentations)
     check_crop_fits_image_size(cfg)
+    check_multi_crop(cfg)
     num_views = sum(pipeline.num_crops for pipeline in cfg.augmentations)
     min_views = METHODS.get(cfg.method.name).min_views
     require(
@@ -133,6 +134,29 @@ def validate_pretrain(cfg: DictConfig) -> None:
     )
     validate_heads(cfg.heads, cfg)
     validate_diagnostics(cfg.diagnostics)
+
+
+def check_multi_crop(cfg: DictConfig) -> None:
+    """Pipelines cropping more than one size (multi-crop, Caron et al. 2020) need a method whose
+    objective is defined for small crops, and list the large crops first (the methods read the
+    first views as the global ones)."""
+    crops = [pipeline.crop_size for pipeline in cfg.augmentations]
+    if len(set(crops)) == 1:
+        return
+    method = cfg.method.name
+    if not METHODS.get(method).multi_crop:
+        takers = ", ".join(entry.name for entry in METHODS if entry.target.multi_crop)
+        raise ConfigError(
+            "augmentations",
+            f"crops of sizes {crops} (multi-crop), which method {method!r} does not take",
+            f"one crop_size for every pipeline, or multi-crop with method {takers}",
+        )
+    require(
+        crops == sorted(crops, reverse=True),
+        "augmentations",
+        f"crop sizes {crops} in pipeline order",
+        "the large crops' pipelines first (crop sizes not increasing)",
+    )
 
 
 def check_crop_fits_image_size(cfg: DictConfig) -> None:

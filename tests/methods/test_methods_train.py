@@ -51,9 +51,9 @@ def test_moco_queue_holds_the_keys_of_the_last_steps(cifar10_root, tmp_path):
     )
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     # 2 epochs x 3 steps x 16 keys per view through queues of 64: the pointer wrapped to 32.
-    assert int(state["queue_ptr"]) == 96 % 64
-    assert state["queue"].shape == (2, 64, 16)
-    torch.testing.assert_close(state["queue"].norm(dim=2), torch.ones(2, 64))
+    assert int(state["queue.ptr"]) == 96 % 64
+    assert state["queue.items"].shape == (2, 64, 16)
+    torch.testing.assert_close(state["queue.items"].norm(dim=2), torch.ones(2, 64))
 
 
 def test_moco_queue_must_be_a_multiple_of_the_keys_per_step(tmp_path):

@@ -78,7 +78,7 @@ def _reference_mocov2plus(model, views, labels, in_one_batch: bool):
         momentum_feats = _features(model.momentum_backbone, views, in_one_batch)
         k = [F.normalize(model.momentum_projector(f), dim=1) for f in momentum_feats]
     # Built unit in float32, the queue is re-normalised in the loss's float64.
-    queues = F.normalize(model.queue.clone(), dim=2)
+    queues = F.normalize(model.queue.items.clone(), dim=2)
     terms = []
     for query, key, queue in ((q[0], k[1], queues[1]), (q[1], k[0], queues[0])):
         logits = torch.cat([(query * key).sum(1, keepdim=True), query @ queue.T], 1)
@@ -127,14 +127,14 @@ def test_mocov2plus_enqueues_each_views_keys_in_its_own_queue(tmp_path, monkeypa
     model = _model(["method=mocov2plus", "method.queue_size=64"], tmp_path)
     views, labels = _batch()
     *_, keys = _reference_mocov2plus(copy.deepcopy(model), views, labels, False)
-    untouched = model.queue[:, BATCH:].clone()
+    untouched = model.queue.items[:, BATCH:].clone()
     model.training_step((views, labels, labels), 0)
     model.on_train_batch_end(None, None, 0)
-    assert model.queue.shape == (2, 64, 16)
+    assert model.queue.items.shape == (2, 64, 16)
     for view in range(2):
-        torch.testing.assert_close(model.queue[view, :BATCH], keys[view], rtol=1e-12, atol=0)
-    torch.testing.assert_close(model.queue[:, BATCH:], untouched, rtol=0, atol=0)
-    assert int(model.queue_ptr) == BATCH
+        torch.testing.assert_close(model.queue.items[view, :BATCH], keys[view], rtol=1e-12, atol=0)
+    torch.testing.assert_close(model.queue.items[:, BATCH:], untouched, rtol=0, atol=0)
+    assert int(model.queue.ptr) == BATCH
 
 
 def test_a_checkpoint_with_one_shared_queue_is_refused_with_the_reason(tmp_path):
@@ -142,3 +142,13 @@ def test_a_checkpoint_with_one_shared_queue_is_refused_with_the_reason(tmp_path)
     old = {"state_dict": {"queue": torch.zeros(64, 16)}}
     with pytest.raises(ConfigError, match=r"shape \[64, 16\] \(one shared queue"):
         model.on_load_checkpoint(old)
+
+
+def test_a_checkpoint_with_the_queues_as_plain_buffers_loads_into_the_feature_queue(tmp_path):
+    model = _model(["method=mocov2plus", "method.queue_size=64"], tmp_path)
+    queues = torch.randn(2, 64, 16)
+    old = {"state_dict": {"queue": queues, "queue_ptr": torch.tensor(32)}}
+    model.on_load_checkpoint(old)
+    state = old["state_dict"]
+    assert set(state) == {"queue.items", "queue.ptr", "queue.written"}
+    assert state["queue.items"] is queues and int(state["queue.ptr"]) == 32

@@ -28,6 +28,16 @@ class StepOutput:
     labels: [B] (-1 for unlabelled samples)
     queue:  MoCo's queues of past keys [V, K, D], one per view (see :meth:`negatives_of`)
     model:  the module whose layers weight-based heads (MHE) regularise
+    embeddings: a method's further per-view, per-sample outputs by name, [B, *] per view,
+            gathered like ``z`` (SwAV's prototype scores, DINO's student and teacher logits)
+    state:  a method's running state that its objective reads by name (DINO's center, SwAV's
+            queue), already the same on every process: not gathered
+    num_large_views: with multi-crop, the first ``num_large_views`` views are the large (global)
+            crops and the rest the small ones (:meth:`large`); None when every view is large
+
+    A head names what it reads in ``inputs``: field names, or keys of ``embeddings`` and
+    ``state``; a method declares what it fills in ``produces``. A new method with new outputs
+    puts them in the two dictionaries, so this class does not change.
     """
 
     labels: Tensor
@@ -38,6 +48,9 @@ class StepOutput:
     logits: Tensor | None = None
     queue: Tensor | None = None
     model: nn.Module | None = None
+    embeddings: dict[str, list[Tensor]] = field(default_factory=dict)
+    state: dict[str, Tensor] = field(default_factory=dict)
+    num_large_views: int | None = None
 
     def gathered(self) -> StepOutput:
         """The same step with every batch-level field gathered over processes (rank order).
@@ -57,7 +70,15 @@ class StepOutput:
             logits=gather(self.logits) if self.logits is not None else None,
             queue=self.queue,
             model=self.model,
+            embeddings={name: many(tensors) for name, tensors in self.embeddings.items()},
+            state=self.state,
+            num_large_views=self.num_large_views,
         )
+
+    def large(self, tensors: list[Tensor]) -> list[Tensor]:
+        """The entries of a per-view list that belong to the large crops (all without
+        multi-crop)."""
+        return tensors if self.num_large_views is None else tensors[: self.num_large_views]
 
     def negatives_of(self, view: int) -> Tensor:
         """The queue of negatives of view ``view``'s queries (0 or 1): the queue of the other
@@ -75,7 +96,7 @@ class StepOutput:
         for name in ("logits", "queue", "model"):
             if getattr(self, name) is not None:
                 present.add(name)
-        return present
+        return present | set(self.embeddings) | set(self.state)
 
 
 def cross_view_terms(

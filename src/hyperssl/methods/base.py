@@ -75,6 +75,16 @@ def pretrain_crop_size(cfg: DictConfig) -> int:
     return max(pipeline.crop_size for pipeline in cfg.augmentations)
 
 
+def large_view_count(cfg: DictConfig) -> int | None:
+    """How many views are large crops when the pipelines crop more than one size (multi-crop,
+    the large pipelines first: :func:`hyperssl.validation.check_multi_crop`); None when every
+    view has the same size."""
+    crops = [pipeline.crop_size for pipeline in cfg.augmentations]
+    if len(set(crops)) == 1:
+        return None
+    return sum(p.num_crops for p in cfg.augmentations if p.crop_size == max(crops))
+
+
 def unique_log_names(objective: str, selected: list[str]) -> list[str]:
     """Log names of the objective and the selected heads, each counted once: a selected head is
     logged under its key (``heads.<name>`` -> ``train/<name>``); the objective under its own
@@ -99,6 +109,9 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
     online_probe: ClassVar[bool] = True
     # The fewest views a step needs (two for the joint-embedding objectives).
     min_views: ClassVar[int] = 2
+    # Whether the objective takes multi-crop views (large crops first, then smaller ones): the
+    # papers that define it for small crops (SwAV's Sec. 3.2, DINO; SimCLR in SwAV's Table 3).
+    multi_crop: ClassVar[bool] = False
     # Module-name prefixes whose conv/linear layers weight-based heads (MHE) regularise.
     regularized_layers: ClassVar[tuple[str, ...]] = ("backbone", "projector")
 
@@ -110,6 +123,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         self.backbone = backbone_from_config(cfg, pretrain_crop_size(cfg))
         self.num_features: int = self.backbone.num_features
         self.num_classes: int = cfg.data.num_classes
+        self.num_large_views = large_view_count(cfg)
         self.classifier = self.build_classifier()
         self.build()
         objective = self.objective()
@@ -200,6 +214,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         views, labels, _ = batch
         views = [to_memory_format(view, self.memory_format) for view in views]
         local = self.embed(views, labels)
+        local.num_large_views = self.num_large_views
         out = local.gathered()  # batch-level losses see the global batch under DDP
         terms = self.loss_terms(out)
         self.nan_guard.observe(terms, self.global_step)
@@ -208,10 +223,13 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         weighted = zip(self.heads, terms.values(), strict=True)
         loss = sum(head.weight * term for head, term in weighted)
         self.after_step(out)
-        labels = labels.repeat(len(views))
+        # The probe and the method's classifier read the large crops only (small crops see a
+        # fraction of the object, and evaluation is on full images).
+        large_feats = local.large(local.feats)
+        labels = labels.repeat(max(len(large_feats), 1))
         probe_logits = probe_loss = None
         if self.online_probe:
-            probe_logits = self.classifier(torch.cat(local.feats).detach())
+            probe_logits = self.classifier(torch.cat(large_feats).detach())
             probe_loss = labelled_cross_entropy(probe_logits, labels)
         self.logs_this_step = self._trainer is None or is_logging_step(self.trainer, batch_idx)
         if self.logs_this_step:

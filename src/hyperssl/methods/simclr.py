@@ -41,6 +41,7 @@ class SimCLR(BaseMethod):
     """Backbone -> projector MLP -> z per view; objective NT-Xent over all views of the batch."""
 
     produces: ClassVar[frozenset[str]] = frozenset({"feats", "z", "labels", "model"})
+    multi_crop: ClassVar[bool] = True  # every view in NT-Xent (SwAV paper, Table 3)
 
     def build(self) -> None:
         self.projector: nn.Module = build_projector(self.num_features, self.cfg.method.projector)
