@@ -1,5 +1,7 @@
 """Projector and predictor MLPs."""
 
+from collections.abc import Callable
+
 from torch import nn
 
 
@@ -12,6 +14,7 @@ def mlp(
     last_layer: nn.Module | None = None,
     hidden_batch_norm: bool = True,
     last_bias: bool = True,
+    activation: Callable[[], nn.Module] = lambda: nn.ReLU(True),
 ) -> nn.Sequential:
     """Hidden blocks, then a last linear layer (or ``last_layer`` in its place).
 
@@ -19,7 +22,8 @@ def mlp(
     Linear(bias=False)-BatchNorm-ReLU, or with ``hidden_batch_norm=False`` Linear(bias=True)-ReLU
     (solo-learn's SimCLR and MoCo v2+ projectors). ``last_batch_norm`` adds an affine-free
     BatchNorm at the output, as MoCo v3 does; ``last_bias=False`` drops the last linear layer's
-    bias (MoCo v3's MLPs have none).
+    bias (MoCo v3's MLPs have none). ``activation`` makes each hidden block's non-linearity
+    (ReLU by default; DINO's head uses GELU).
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -30,7 +34,7 @@ def mlp(
             layers += [nn.Linear(dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim)]
         else:
             layers.append(nn.Linear(dim, hidden_dim))
-        layers.append(nn.ReLU(True))
+        layers.append(activation())
         dim = hidden_dim
     layers.append(last_layer if last_layer is not None else nn.Linear(dim, out_dim, last_bias))
     if last_batch_norm:
