@@ -145,6 +145,9 @@ class LossHead(nn.Module, abc.ABC):
         self.config = config
         self.weight = config.weight
         self.geometry = geometry
+        # Named parts of the last value, detached, which a head with several terms (VICReg's
+        # invariance, variance, covariance) fills in forward; logged as train/<name>_<part>.
+        self.last_terms: dict[str, Tensor] = {}
 
     @abc.abstractmethod
     def forward(self, out: StepOutput) -> Tensor:

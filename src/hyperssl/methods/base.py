@@ -248,10 +248,13 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         probe_logits: Tensor | None,
         probe_loss: Tensor | None,
     ) -> dict[str, Tensor]:
-        """What a logging step logs: every head's term, their weighted sum, and the accuracy of
+        """What a logging step logs: every head's term (and its named parts), their weighted sum,
+        and the accuracy of
         the method's classifier and of the online probe when there is one and the data has
         labels (on unlabelled data they would read 0, which looks like a result)."""
         metrics = {f"train/{name}": value.detach() for name, value in terms.items()}
+        for name, head in zip(self.head_names, self.heads, strict=True):
+            metrics.update({f"train/{name}_{part}": v for part, v in head.last_terms.items()})
         metrics["train/loss"] = loss.detach()
         if not self.labelled_data:
             return metrics
