@@ -11,6 +11,7 @@ def mlp(
     out_dim: int,
     num_layers: int = 2,
     last_batch_norm: bool = False,
+    last_batch_norm_affine: bool = False,
     last_layer: nn.Module | None = None,
     hidden_batch_norm: bool = True,
     last_bias: bool = True,
@@ -20,8 +21,9 @@ def mlp(
 
     ``num_layers`` counts linear layers (SimCLR: 2, MoCo v3 projector: 3). A hidden block is
     Linear(bias=False)-BatchNorm-ReLU, or with ``hidden_batch_norm=False`` Linear(bias=True)-ReLU
-    (solo-learn's SimCLR and MoCo v2+ projectors). ``last_batch_norm`` adds an affine-free
-    BatchNorm at the output, as MoCo v3 does; ``last_bias=False`` drops the last linear layer's
+    (solo-learn's SimCLR and MoCo v2+ projectors). ``last_batch_norm`` adds a BatchNorm at the
+    output, affine-free as MoCo v3's or with a learnt scale and shift (``last_batch_norm_affine``,
+    NNCLR's); ``last_bias=False`` drops the last linear layer's
     bias (MoCo v3's MLPs have none). ``activation`` makes each hidden block's non-linearity
     (ReLU by default; DINO's head uses GELU).
     """
@@ -38,5 +40,5 @@ def mlp(
         dim = hidden_dim
     layers.append(last_layer if last_layer is not None else nn.Linear(dim, out_dim, last_bias))
     if last_batch_norm:
-        layers.append(nn.BatchNorm1d(out_dim, affine=False))
+        layers.append(nn.BatchNorm1d(out_dim, affine=last_batch_norm_affine))
     return nn.Sequential(*layers)

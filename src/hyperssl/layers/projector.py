@@ -24,7 +24,8 @@ class ProjectorConfig(PartConfig):
     num_layers: int = 2
     # False: hidden blocks Linear(bias)-ReLU, no BatchNorm (solo-learn's SimCLR, MoCo v2+)
     hidden_batch_norm: bool = True
-    last_batch_norm: bool = False  # an affine-free BatchNorm on the output (MoCo v3)
+    last_batch_norm: bool = False  # a BatchNorm on the output (MoCo v3, NNCLR)
+    last_batch_norm_affine: bool = False  # its learnt scale and shift (NNCLR's; MoCo v3 has none)
     spherize: bool = False  # last layer = Spherization + bias-free linear (Kim & Kim, 2022)
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
@@ -59,6 +60,7 @@ def build_projector(in_dim: int, cfg: Any) -> nn.Module:
         cfg.output_dim,
         cfg.num_layers,
         last_batch_norm=cfg.last_batch_norm,
+        last_batch_norm_affine=cfg.last_batch_norm_affine,
         last_layer=last_layer,
         hidden_batch_norm=cfg.hidden_batch_norm,
     )
