@@ -20,6 +20,15 @@ WORLD = 2
 BATCH = 6  # per rank
 DIM = 8
 QUEUE = F.normalize(torch.randn(2, 16, DIM, generator=torch.Generator().manual_seed(1)), dim=2)
+PROTOTYPES = F.normalize(torch.randn(5, DIM, generator=torch.Generator().manual_seed(3)), dim=1)
+# The named outputs and state the methods' own heads read (SwAV, DINO, NNCLR), made from the
+# tiny model's outputs: per-view entries are gathered like z, state is the same on every rank.
+STATE = {
+    "queue_scores": QUEUE[:, :4] @ PROTOTYPES.T,  # SwAV: [large views, queued, prototypes]
+    "support_set": QUEUE[0],  # NNCLR: [K, D]
+    "center": 0.1 * PROTOTYPES[0],  # DINO: [D] (the tiny student and teacher logits are [B, D])
+    "teacher_temperature": torch.tensor(0.04),
+}
 
 
 class TwoHeads(nn.Module):
@@ -44,6 +53,12 @@ def step_output(outputs, labels) -> StepOutput:
         k=[z2.detach() * 0.5, z1.detach() * 0.5],
         logits=logits,
         queue=QUEUE,
+        embeddings={
+            "prototype_scores": [F.normalize(z, dim=1) @ PROTOTYPES.T for z in (z1, z2)],
+            "student_logits": [p1, p2],
+            "teacher_logits": [z2.detach(), z1.detach()],
+        },
+        state=STATE,
     )
 
 

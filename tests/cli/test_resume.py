@@ -4,9 +4,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra_runs import metric_by_step, run_pretrain
+from method_overrides import small
 
 from hyperssl import ConfigError
 from hyperssl.cli import pretrain
+from hyperssl.methods import METHODS
 
 RUN = [
     "trainer.limit_train_batches=3",
@@ -46,16 +48,13 @@ def crashing_trainer(monkeypatch, epoch):
     monkeypatch.setattr(pretrain, "build_trainer", build_then_add_crash)
 
 
-METHODS = {
-    "simclr": [],
-    "mocov2plus": ["method=mocov2plus", "method.queue_size=64"],
-    "byol": ["method=byol", "method.predictor.hidden_dim=32"],
-}
+# One view per image for the supervised method (its objective needs no pairs).
+ONE_VIEW = {"supervised": ["augmentations.0.num_crops=1"]}
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", METHODS.names())
 def test_resume_continues_at_the_right_step_with_the_same_state(method, tmp_path, monkeypatch):
-    run = [*RUN, *METHODS[method]]
+    run = [*RUN, *small(method), *ONE_VIEW.get(method, [])]
     straight = run_pretrain(run, tmp_path / "straight")
     with monkeypatch.context() as patch:
         crashing_trainer(patch, epoch=2)
@@ -73,8 +72,9 @@ def test_resume_continues_at_the_right_step_with_the_same_state(method, tmp_path
     assert sorted(resumed_lrs) == [6, 7, 8]
     for step, lr in resumed_lrs.items():
         assert lr == pytest.approx(straight_lrs[step], rel=1e-6)
-    # Optimizer state (momentum buffers), random state and weights continue exactly; so do the
-    # momentum encoders, their τ and MoCo's queue (state_dict entries).
+    # Optimizer state (momentum buffers), random state and weights continue exactly; so does
+    # every method's state (state_dict entries): momentum encoders and their τ, queues, centers,
+    # prototypes.
     end_straight = torch.load(
         tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True
     )

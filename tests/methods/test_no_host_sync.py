@@ -13,9 +13,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra_runs import run_pretrain
+from method_overrides import small
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from hyperssl.cli import pretrain
+from hyperssl.methods import METHODS
 from hyperssl.methods.base import BaseMethod
 
 # aten ops whose result depends on device values read by the host.
@@ -90,12 +92,12 @@ class RecordSteps(pl.Callback):
             self.recorder.__enter__()
 
 
+# Every registered method, and the options that add work to a step.
 CASES = {
+    **{method: small(method) for method in METHODS.names()},
     "simclr+heads": ["heads=[uniformity,align_uniform,mhe]"],
-    "mocov2plus": ["method=mocov2plus", "method.queue_size=64"],
-    "byol": ["method=byol", "method.predictor.hidden_dim=32"],
-    "mocov3": ["method=mocov3", "method.predictor.hidden_dim=32"],
-    "supervised+hcr": ["method=supervised", "method.use_projector=true", "heads=[hcr]"],
+    "supervised": ["method=supervised", "method.use_projector=true", "heads=[hcr]"],
+    "dino": [*small("dino"), "method.clip_grad=3.0"],
 }
 
 

@@ -7,26 +7,23 @@ import math
 import pytest
 import torch
 from hydra_runs import TINY, compose_pretrain
+from method_overrides import small
 from method_steps import training_step
 
 from hyperssl.geometries import GEOMETRIES
 from hyperssl.heads import HEADS
 from hyperssl.methods import METHODS, create_method
 
-# Sizes only: a method missing here runs with its defaults. The supervised method gets its
-# projection head, so that the heads reading z apply to it too.
-SMALL = {
-    "mocov2plus": ["method.queue_size=64"],
-    "mocov3": ["method.predictor.hidden_dim=32"],
-    "byol": ["method.predictor.hidden_dim=32"],
-    "supervised": ["method.use_projector=true"],
-}
+# The supervised method gets its projection head, so that the heads reading z apply to it too.
+WITH_Z = {"supervised": ["method.use_projector=true"]}
+
+
+def method_overrides(method: str) -> list[str]:
+    return [*small(method), *WITH_Z.get(method, [])]
 
 
 def compatible_heads(method: str, tmp_path) -> list[str]:
-    model = create_method(
-        compose_pretrain([*TINY, f"method={method}", *SMALL.get(method, [])], tmp_path)
-    )
+    model = create_method(compose_pretrain([*TINY, *method_overrides(method)], tmp_path))
     return [entry.name for entry in HEADS if set(entry.target.inputs) <= model.produces]
 
 
@@ -34,7 +31,7 @@ def compatible_heads(method: str, tmp_path) -> list[str]:
 @pytest.mark.parametrize("method", METHODS.names())
 def test_one_step_of_every_compatible_head_is_finite(method, geometry, tmp_path):
     heads = compatible_heads(method, tmp_path / "probe")
-    overrides = [*TINY, f"method={method}", f"geometry={geometry}", *SMALL.get(method, [])]
+    overrides = [*TINY, *method_overrides(method), f"geometry={geometry}"]
     model = create_method(compose_pretrain([*overrides, f"heads=[{','.join(heads)}]"], tmp_path))
     loss, logged = training_step(model)
     loss.backward()
