@@ -8,8 +8,13 @@ SMALL: dict[str, list[str]] = {
     "mocov3": ["method.predictor.hidden_dim=32"],
     "byol": ["method.predictor.hidden_dim=32"],
     "simsiam": ["method.predictor.hidden_dim=16"],
-    # freeze_last_layer=0: the prototypes train within the tests' one-epoch runs.
-    "dino": ["method.num_prototypes=64", "method.freeze_last_layer=0"],
+    # DINO: the prototypes train from the first step of the tests' short runs, and the teacher
+    # temperature changes each epoch (the resume test crosses an epoch).
+    "dino": [
+        "method.num_prototypes=64",
+        "method.freeze_last_layer=0",
+        "method.warmup_teacher_temperature_epochs=2",
+    ],
     # The queue fills in two steps and is used from the second epoch; the prototypes are frozen
     # during the first (the resume test crosses both boundaries).
     "swav": [

@@ -10,9 +10,11 @@ from hyperssl import ConfigError
 from hyperssl.cli import pretrain
 from hyperssl.methods import METHODS
 
+STEPS_PER_EPOCH = 2
 RUN = [
-    "trainer.limit_train_batches=3",
+    f"trainer.limit_train_batches={STEPS_PER_EPOCH}",
     "trainer.limit_val_batches=0",
+    "knn.enabled=false",
     "scheduler.warmup_epochs=1",
     "trainer.max_epochs=3",
 ]
@@ -61,15 +63,15 @@ def test_resume_continues_at_the_right_step_with_the_same_state(method, tmp_path
         with pytest.raises(SimulatedCrashError):
             run_pretrain(run, tmp_path / "crashed")
     saved = torch.load(tmp_path / "crashed" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert saved["global_step"] == 6
+    assert saved["global_step"] == 2 * STEPS_PER_EPOCH
 
     resumed = run_pretrain([*run, f"resume={tmp_path / 'crashed'}"], tmp_path / "resumed")
 
-    assert resumed["global_step"] == straight["global_step"] == 9
+    assert resumed["global_step"] == straight["global_step"] == 3 * STEPS_PER_EPOCH
     assert resumed["resumed_from"].endswith("last.ckpt")
-    # The schedule continues: the lr of steps 6..8 equals the uninterrupted run's.
+    # The schedule continues: the lr of the last epoch's steps equals the uninterrupted run's.
     straight_lrs, resumed_lrs = lr_by_step(tmp_path / "straight"), lr_by_step(tmp_path / "resumed")
-    assert sorted(resumed_lrs) == [6, 7, 8]
+    assert sorted(resumed_lrs) == list(range(2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH))
     for step, lr in resumed_lrs.items():
         assert lr == pytest.approx(straight_lrs[step], rel=1e-6)
     # Optimizer state (momentum buffers), random state and weights continue exactly; so does
