@@ -5,6 +5,7 @@
 # then one table of k-NN top-1 from every run's summary.json.
 #   bash scripts/sweeps/digits_methods.sh [out_dir] [method ...]     (CPU: ~2-5 min per run)
 #   SEEDS="5 6 7" bash scripts/sweeps/digits_methods.sh ...          (several seeds: mean, range)
+#   GEOMETRIES=cosine bash scripts/sweeps/digits_methods.sh ...      (the Euclidean objectives)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-multirun/digits-methods}
@@ -16,7 +17,7 @@ fi
 seeds=$(echo "${SEEDS:-5}" | tr ' ' ',')
 for method in "${methods[@]}"; do
   python main_pretrain.py --config-path scripts/pretrain/digits --config-name "$method.yaml" \
-    -m geometry=cosine,geodesic "seed=$seeds" trainer.enable_progress_bar=false \
+    -m "geometry=${GEOMETRIES:-cosine,geodesic}" "seed=$seeds" trainer.enable_progress_bar=false \
     "hydra.sweep.dir=$out/$method" 'hydra.sweep.subdir=${geometry.name}/seed${seed}'
 done
 if [ ! -d "$out/random_init" ]; then
