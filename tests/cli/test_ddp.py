@@ -24,7 +24,7 @@ def test_ddp_run_fills_the_queue_with_the_keys_of_both_ranks(tmp_path):
     assert state["global_step"] == 3
     # 3 steps x 2 ranks x 16 = 96 keys per view through queues of 128: pointer at 96. A queue
     # filled per rank would have advanced by 48.
-    assert int(state["state_dict"]["queue_ptr"]) == 96
+    assert int(state["state_dict"]["queue.ptr"]) == 96
     assert not (tmp_path / "train_ddp_process_1").exists()
 
 
