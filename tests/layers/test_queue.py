@@ -40,7 +40,7 @@ def test_the_pointer_is_read_back_after_a_resume():
     saved.push_staged()
     resumed = FeatureQueue(views=1, size=4, dim=2)
     resumed.load_state_dict(saved.state_dict())
-    resumed.on_fit_start()
+    resumed.on_fit_start(global_batch=2)
     resumed.stage([torch.zeros(2, 2) + torch.tensor([0.0, 1.0])])
     resumed.push_staged()
     torch.testing.assert_close(resumed.items[0, 2:], torch.tensor([[0.0, 1.0], [0.0, 1.0]]))

@@ -51,8 +51,11 @@ class FeatureQueue(nn.Module):
     def size(self) -> int:
         return self.items.shape[1]
 
-    def on_fit_start(self) -> None:
-        """Read the pointer once, after a resume restored the buffers."""
+    def on_fit_start(self, global_batch: int) -> None:
+        """Read the pointer once, after a resume restored the buffers, and check the size
+        against the rows a step really writes (validation saw only what the config says; the
+        trainer knows the world size)."""
+        check_queue_size(self.size, global_batch)
         self._ptr, self._written = int(self.ptr), int(self.written)
 
     def is_full(self) -> bool:

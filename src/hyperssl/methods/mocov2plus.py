@@ -65,11 +65,7 @@ class MoCoV2Plus(MomentumMethod):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        self.queue.on_fit_start()
-        # Validation checked what the config says; the trainer knows the real world size.
-        check_queue_size(
-            self.cfg.method.queue_size, self.cfg.optimizer.batch_size * self.trainer.world_size
-        )
+        self.queue.on_fit_start(self.cfg.optimizer.batch_size * self.trainer.world_size)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Runs before the weights load. Checkpoints written before FeatureQueue hold the queues

@@ -92,11 +92,7 @@ class NNCLR(BaseMethod):
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        self.support_set.on_fit_start()
-        # Validation checked what the config says; the trainer knows the real world size.
-        check_queue_size(
-            self.cfg.method.queue_size, self.cfg.optimizer.batch_size * self.trainer.world_size
-        )
+        self.support_set.on_fit_start(self.cfg.optimizer.batch_size * self.trainer.world_size)
 
     def after_step(self, out: StepOutput) -> None:
         # ``out`` is gathered, so every process stages the same rows and holds the same queue.

@@ -157,12 +157,7 @@ class SwAV(BaseMethod):
     def on_fit_start(self) -> None:
         super().on_fit_start()
         if self.queue is not None:
-            self.queue.on_fit_start()
-            # Validation checked what the config says; the trainer knows the real world size.
-            check_queue_size(
-                self.cfg.method.queue_size,
-                self.cfg.optimizer.batch_size * self.trainer.world_size,
-            )
+            self.queue.on_fit_start(self.cfg.optimizer.batch_size * self.trainer.world_size)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self.normalize_prototypes()
