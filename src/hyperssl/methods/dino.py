@@ -15,12 +15,7 @@ from hyperssl.heads import LossHead, StepOutput
 from hyperssl.layers.dino_head import DINOHead
 from hyperssl.layers.projector import ProjectorConfig
 from hyperssl.losses.dino import teacher_temperature_at, updated_center
-from hyperssl.methods.momentum import (
-    MomentumConfig,
-    MomentumMethod,
-    MomentumMethodConfig,
-    frozen_copy,
-)
+from hyperssl.methods.momentum import MomentumConfig, MomentumMethod, MomentumMethodConfig
 from hyperssl.methods.registry import register_method
 
 
@@ -114,18 +109,19 @@ class DINO(MomentumMethod):
     uses_predictor: ClassVar[bool] = False
     multi_crop: ClassVar[bool] = True
 
-    def build(self) -> None:
+    def build_projector(self) -> DINOHead:
         method = self.cfg.method
-        self.projector = DINOHead(
+        return DINOHead(
             self.num_features,
             method.projector,
             method.num_prototypes,
             method.norm_last_layer,
             self.geometry,
         )
-        self.momentum_backbone = frozen_copy(self.backbone)
-        self.momentum_projector = frozen_copy(self.projector)
-        self.register_buffer("tau", torch.tensor(float(method.momentum.base_tau)))
+
+    def build(self) -> None:
+        super().build()
+        method = self.cfg.method
         self.register_buffer("center", torch.zeros(method.num_prototypes))
         self.register_buffer("teacher_temperature", torch.tensor(self._teacher_temperature(0)))
 

@@ -100,9 +100,13 @@ class MomentumMethod(BaseMethod):
 
     uses_predictor: ClassVar[bool] = True  # its schema is then a PredictorMethodConfig
 
+    def build_projector(self) -> nn.Module:
+        """The online projector, copied into the momentum branch (DINO's head replaces it)."""
+        return build_projector(self.num_features, self.cfg.method.projector)
+
     def build(self) -> None:
         method = self.cfg.method
-        self.projector: nn.Module = build_projector(self.num_features, method.projector)
+        self.projector: nn.Module = self.build_projector()
         if self.uses_predictor:
             self.predictor: nn.Module = build_predictor(
                 method.projector.output_dim, method.predictor
