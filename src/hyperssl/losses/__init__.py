@@ -5,12 +5,14 @@ from hyperssl.losses.contrastive import info_nce, info_nce_queue, nt_xent, nt_xe
 from hyperssl.losses.dcl import dcl_loss, dclw_loss
 from hyperssl.losses.dino import dino_loss
 from hyperssl.losses.hcr import hcr_loss
+from hyperssl.losses.koleo import koleo_loss
 from hyperssl.losses.mhe import MHE_POWERS, mhe_embedding_energy, mhe_energies, mhe_energy
 from hyperssl.losses.nnclr import nearest_neighbours, nnclr_loss
 from hyperssl.losses.redundancy import barlow_twins_loss, vicreg_loss
 from hyperssl.losses.regression import byol_loss, simsiam_loss
 from hyperssl.losses.supcon import supcon_loss
 from hyperssl.losses.swav import sinkhorn_knopp, swav_loss
+from hyperssl.losses.wasserstein_uniformity import wasserstein_uniformity
 
 __all__ = [
     "MHE_POWERS",
@@ -23,6 +25,7 @@ __all__ = [
     "hcr_loss",
     "info_nce",
     "info_nce_queue",
+    "koleo_loss",
     "mhe_embedding_energy",
     "mhe_energies",
     "mhe_energy",
@@ -37,4 +40,5 @@ __all__ = [
     "uniform_loss",
     "uniform_loss_with_queue",
     "vicreg_loss",
+    "wasserstein_uniformity",
 ]
