@@ -17,12 +17,13 @@ from hyperssl.validation import validate_pretrain
 SPHERE_COLUMNS = [
     "val/alignment",
     "val/uniformity",
+    "val/wasserstein_uniformity",
     "val/pos_angle_mean",
     "val/pos_angle_std",
     "val/neg_angle_mean",
     "val/neg_angle_std",
     "val/effective_rank",
-    "val/effective_rank_feats",
+    "val/rankme",
 ]
 
 
@@ -112,6 +113,8 @@ def test_pretraining_logs_online_knn_and_sphere_metrics(pretrained_run):
     assert -4.0 <= columns["val/uniformity"][0] <= 0.0  # log E exp(-2 ||x - y||^2)
     assert 0.0 <= columns["val/pos_angle_mean"][0] <= 180.0
     assert 1.0 <= columns["val/effective_rank"][0] <= 16.0  # projector output_dim
+    assert columns["val/wasserstein_uniformity"][0] >= 0.0
+    assert columns["val/rankme"][0] >= 1.0
 
 
 def test_pretraining_leaves_the_pictures_in_the_run_directory(pretrained_run):

@@ -6,12 +6,15 @@ import shlex
 import shutil
 
 import pytest
+import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra_runs import compose_pretrain, read_metrics, run_entry, tensorboard_scalars
 
 from hyperssl import ConfigError
 from hyperssl.cli import knn
 from hyperssl.cli.gcl_flags import quote, translate_gcl_flags
+from hyperssl.eval.metrics import spread_metrics
+from hyperssl.eval.schema import validate_knn
 
 # GCL's README, verbatim (after "python3 main_knn.py").
 GCL_COMMAND = r"""
@@ -109,7 +112,26 @@ def test_every_combination_is_in_the_table_csv_and_json(
     assert summary["knn_best_top1"] == max(r["top1"] for r in results)
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["feature", "distance", "k", "T", "top-1", "top-5"]
-    assert len([line for line in table.splitlines() if "projector" in line]) == 6
+    assert len([line for line in table.splitlines() if line.split()[0] == "projector"]) == 6
+
+
+def test_summary_has_the_spread_of_each_feature_type_on_a_seeded_sample(
+    pretrained_run, cifar10_root, tmp_path, capsys
+):
+    """The metrics of the first rows of the same seeded permutation: computed here by hand."""
+    sweep = ["knn.k=[1]", "knn.feature_type=[backbone,projector]", "diagnostics_samples=5"]
+    summary = run_knn([*knn_overrides(pretrained_run, cifar10_root, tmp_path), *sweep], tmp_path)
+    (train_x,) = [
+        entry["features"]
+        for entry in (torch.load(path, weights_only=True) for path in tmp_path.glob("*.pt"))
+        if json.loads(entry["meta"])["split"] == "train"
+    ]
+    rows = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(5))[:5]
+    expected = spread_metrics(train_x[rows])
+    for name, value in expected.items():
+        assert summary[f"backbone/{name}"] == pytest.approx(value, rel=1e-5), name
+    assert {f"projector/{name}" for name in expected} <= set(summary)
+    assert f"backbone/rankme: {summary['backbone/rankme']:.4g}" in capsys.readouterr().out
 
 
 def test_every_score_is_also_one_row_of_metrics_csv(pretrained_run, cifar10_root, tmp_path):
@@ -118,6 +140,7 @@ def test_every_score_is_also_one_row_of_metrics_csv(pretrained_run, cifar10_root
         "knn.temperature=[0.2]",
         "knn.feature_type=[backbone]",
         "knn.distance_function=[cosine]",
+        "diagnostics_samples=0",
     ]
     summary = run_knn([*knn_overrides(pretrained_run, cifar10_root, tmp_path), *sweep], tmp_path)
     (row,) = read_metrics(tmp_path)
@@ -166,3 +189,9 @@ def test_gcl_knn_command_runs_verbatim(pretrained_run, cifar100_root, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["dataset"] == "cifar100" and summary["num_val"] == 32
     assert summary["pretrained"].endswith("simclr-ep=1.ckpt")
+
+
+def test_a_single_diagnostics_sample_is_a_config_error(tmp_path):
+    cfg = compose_pretrain(["diagnostics_samples=1"], tmp_path, config_name="knn")
+    with pytest.raises(ConfigError, match=r"diagnostics_samples: got 1; allowed: 0 \(none\)"):
+        validate_knn(cfg)

@@ -10,6 +10,7 @@ from hyperssl.eval.metrics import (
     labelled_cross_entropy,
     pair_angles,
     sphere_metrics,
+    spread_metrics,
     top_k_accuracy,
 )
 
@@ -40,6 +41,28 @@ def test_sphere_metrics_of_identical_antipodal_views():
     assert metrics["neg_angle_mean"] == pytest.approx(180.0, abs=1e-2)
     assert metrics["effective_rank"] == pytest.approx(1.0, abs=1e-3)
     assert all(math.isfinite(value) for value in metrics.values())
+
+
+def test_rankme_follows_garrido_et_al_eq_1_with_their_epsilon():
+    """Singular values 3, 1: p = (0.75, 0.25) + 1e-7, RankMe = exp(-Σ p log p)."""
+    x = torch.tensor([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    p = [0.75 + 1e-7, 0.25 + 1e-7]
+    expected = math.exp(-sum(value * math.log(value) for value in p))
+    assert effective_rank(x) == pytest.approx(expected, rel=1e-9)
+
+
+def test_spread_metrics_see_dimensional_collapse_that_uniformity_barely_sees():
+    """Points spread over a 4-dimensional subspace of R^64 against points spread over all 64:
+    the Wasserstein uniformity and RankMe separate them by far more than Wang & Isola's
+    uniformity does (Fang et al. ICLR 2024, Sec. 3)."""
+    generator = torch.Generator().manual_seed(0)
+    spread = torch.randn(512, 64, generator=generator)
+    collapsed = torch.zeros(512, 64)
+    collapsed[:, :4] = torch.randn(512, 4, generator=generator)
+    full, low = spread_metrics(spread), spread_metrics(collapsed)
+    assert low["wasserstein_uniformity"] > 2 * full["wasserstein_uniformity"]
+    assert low["rankme"] < 5 < 40 < full["rankme"]
+    assert abs(low["uniformity"] - full["uniformity"]) < 0.5 * abs(full["uniformity"])
 
 
 def test_top_k_accuracy_counts_labelled_rows_only():

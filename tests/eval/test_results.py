@@ -4,6 +4,7 @@ import sys
 from itertools import product
 
 import numpy as np
+import pytest
 from hydra_runs import REPO
 from PIL import Image
 from test_plots_layout import layout_problems
@@ -188,3 +189,46 @@ def test_collect_writes_elsewhere_when_asked(tmp_path):
     written = collect(fake_sweep(tmp_path / "runs"), tmp_path / "report", metric="val/alignment")
     path = written["comparison"]
     assert path == tmp_path / "report" / "results.png" and path.is_file()
+
+
+def _colour_bar_label(figure) -> str:
+    (bar,) = [axes for axes in figure.axes if axes.get_label() == "<colorbar>"]
+    return bar.get_ylabel()
+
+
+def test_the_plane_is_coloured_by_accuracy_unless_told_otherwise(tmp_path):
+    runs = load_runs(realistic_sweep(tmp_path))
+    assert _colour_bar_label(sweep_figures(runs, None)["align_uniform"]) == "knn_top1"
+    figure = sweep_figures(runs, None, colour_by="train/loss")["align_uniform"]
+    assert _colour_bar_label(figure) == "train/loss"
+
+
+def test_colouring_by_a_value_some_runs_lack_names_the_values_all_have(tmp_path):
+    runs = load_runs(fake_sweep(tmp_path))
+    with pytest.raises(ValueError) as error:
+        sweep_figures(runs, None, colour_by="val/rankme")
+    assert str(error.value) == (
+        "--colour-by val/rankme: not a number in every plotted run's summary; "
+        "allowed: knn_top1, val/alignment, val/uniformity"
+    )
+
+
+def test_collect_results_script_refuses_an_unknown_colour_in_one_line(tmp_path):
+    root = fake_sweep(tmp_path / "multirun")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "collect_results.py"), str(root)]
+        + ["--colour-by", "val/rankme"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --colour-by val/rankme: not a number")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_table_shows_only_the_named_results_in_their_order(tmp_path):
+    runs = load_runs(fake_sweep(tmp_path))
+    table = results_table(runs, "knn_top1", ["val/uniformity", "knn_top1", "val/rankme"])
+    header = [cell.strip() for cell in table.splitlines()[2].strip("|").split("|")]
+    assert header == ["run", "geometry", "heads", "knn_top1", "val/uniformity"]
+    assert "val/alignment" not in table

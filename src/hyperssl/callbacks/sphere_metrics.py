@@ -1,9 +1,12 @@
-"""Alignment, uniformity, pair angles and effective rank of the embeddings, each validation epoch.
+"""Alignment, uniformity, Wasserstein uniformity, pair angles and effective rank of the
+embeddings, and RankMe of the representations, each validation epoch.
 
 Positive pairs are two augmented views (the pretraining augmentation) of a fixed sample of
 validation images; negatives are the cross-view pairs of different images. Logged as
-``val/alignment``, ``val/uniformity``, ``val/pos_angle_mean`` ... ``val/effective_rank`` (of the
-embeddings) and ``val/effective_rank_feats`` (of the backbone features).
+``val/alignment``, ``val/uniformity``, ``val/wasserstein_uniformity``, ``val/pos_angle_mean`` ...
+``val/effective_rank`` (of the embeddings) and ``val/rankme`` (RankMe of the backbone features,
+Garrido et al. ICML 2023; capped by ``num_samples``, so ``main_knn`` also reports it on the whole
+training split).
 """
 
 from __future__ import annotations
@@ -43,5 +46,5 @@ class HypersphereMetrics(pl.Callback):
         feats, z1 = embed(pl_module, pairs[0])
         _, z2 = embed(pl_module, pairs[1])
         metrics = sphere_metrics(z1, z2, alpha=self.alpha, t=self.t)
-        metrics["effective_rank_feats"] = effective_rank(feats)
+        metrics["rankme"] = effective_rank(feats)
         pl_module.log_dict({f"val/{name}": value for name, value in metrics.items()})

@@ -5,7 +5,9 @@ projector outputs are computed from them. Every combination of ``knn.feature_typ
 ``knn.distance_function``, ``knn.k`` and ``knn.temperature`` is then scored from one neighbour
 search per (feature type, distance). The table is printed and saved as ``knn.csv`` and
 ``knn.json``; ``summary.json`` and the loggers (a row of ``metrics.csv``) hold every
-combination's top-1/top-5 as flat keys.
+combination's top-1/top-5 as flat keys, and how each feature type's training features spread
+(``<feature type>/uniformity``, ``/wasserstein_uniformity``, ``/rankme``; see
+:func:`hyperssl.eval.metrics.spread_metrics`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,6 +35,7 @@ from hyperssl.eval.data import (
 )
 from hyperssl.eval.feature_cache import FeatureCache
 from hyperssl.eval.knn import knn_sweep
+from hyperssl.eval.metrics import spread_metrics
 from hyperssl.eval.schema import validate_knn
 from hyperssl.loggers import build_loggers, closing_loggers, log_final_metrics
 
@@ -70,6 +74,22 @@ def write_tables(rows: list[dict[str, Any]], run_dir: Path, about: dict[str, Any
         writer.writeheader()
         writer.writerows(rows)
     (run_dir / "knn.json").write_text(json.dumps({**about, "results": rows}, indent=2) + "\n")
+
+
+def spread_of_features(
+    features: dict[str, tuple[torch.Tensor, torch.Tensor]], samples: int, seed: int
+) -> dict[str, float]:
+    """``<feature type>/<metric>`` of :func:`spread_metrics` on ``samples`` training features
+    (all of them when there are fewer; the same seeded rows for every feature type)."""
+    if samples == 0:
+        return {}
+    count = len(next(iter(features.values()))[0])
+    rows = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:samples]
+    return {
+        f"{feature_type}/{name}": value
+        for feature_type, (train_f, _) in features.items()
+        for name, value in spread_metrics(train_f[rows]).items()
+    }
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -122,6 +142,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             )
             rows += [{"feature_type": feature_type, **row} for row in sweep]
     knn_seconds = time.perf_counter() - start
+    spread = spread_of_features(features, cfg.diagnostics_samples, cfg.seed)
 
     best = max(rows, key=lambda row: (row["top1"], row["top5"]))
     about = {
@@ -134,6 +155,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for row in rows:
         scores[f"{row_name(row)}/top1"] = row["top1"]
         scores[f"{row_name(row)}/top5"] = row["top5"]
+    scores |= spread
     summary: dict[str, Any] = {
         **about,
         "feature_seconds": round(feature_seconds, 2),
@@ -147,5 +169,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     with closing_loggers(loggers):
         log_final_metrics(loggers, scores, step=0)
     print(format_table(rows))
+    for name, value in spread.items():
+        print(f"{name}: {value:.4g}")
     print(f"run directory: {run_dir}")
     return summary

@@ -1,8 +1,12 @@
-"""How embeddings sit on the hypersphere: alignment, uniformity, pair angles, effective rank.
+"""How embeddings sit on the hypersphere: alignment, uniformity, Wasserstein uniformity, pair
+angles, effective rank (RankMe).
 
 Alignment and uniformity are Wang & Isola's (ICML 2020) losses, read as metrics (lower is better
-for both); the angles are those the geodesic geometry works with; the effective rank (Roy &
-Vetterli 2007, as RankMe uses it) tells how many directions the embeddings really use.
+for both); the Wasserstein uniformity (Fang et al., ICLR 2024) is the distance of the embeddings'
+Gaussian fit to that of the uniform distribution, which also sees dimensional collapse (lower is
+better); the angles are those the geodesic geometry works with; the effective rank (Roy &
+Vetterli 2007, with RankMe's ε, Garrido et al. ICML 2023) tells how many directions the
+embeddings really use (higher is better).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hyperssl.losses import align_loss, uniform_loss
+from hyperssl.losses import align_loss, uniform_loss, wasserstein_uniformity
 
 
 def pair_angles(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
@@ -26,27 +30,43 @@ def pair_angles(z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def effective_rank(x: Tensor, eps: float = 1e-7) -> float:
-    """exp of the entropy of the normalised singular values of ``x`` [N, D]: between 1 (all rows
-    on one line) and min(N, D) (singular values all equal)."""
+    """RankMe(x) = exp(-Σ_k p_k log p_k), p_k = σ_k/||σ||_1 + ε, σ the singular values of ``x``
+    [N, D] as they are (not normalised; Garrido et al., ICML 2023, Eq. 1, their ε = 1e-7): the
+    effective rank of Roy & Vetterli (2007), between 1 (all rows on one line) and min(N, D)
+    (singular values all equal). RankMe reads the representations on at least as many samples as
+    dimensions (25,600 on ImageNet): fewer samples cap it at N."""
     singular = torch.linalg.svdvals(x.double())
     p = singular / singular.sum() + eps
     return math.exp(-(p * p.log()).sum().item())
 
 
-def sphere_metrics(z1: Tensor, z2: Tensor, alpha: float = 2.0, t: float = 2.0) -> dict[str, float]:
-    """Alignment and uniformity (mean of both views), angle statistics and effective rank of two
-    views' embeddings z1, z2 [B, D] (normalised here), B >= 2."""
-    z1 = F.normalize(z1.float(), dim=1)
-    z2 = F.normalize(z2.float(), dim=1)
-    positive, negative = pair_angles(z1, z2)
+def spread_metrics(x: Tensor, t: float = 2.0) -> dict[str, float]:
+    """How one set of embeddings x [N, D], N >= 2, spreads: Wang & Isola's uniformity and the
+    Wasserstein uniformity of its normalised rows, and RankMe (:func:`effective_rank`) of the
+    rows as they are."""
     return {
-        "alignment": align_loss(z1, z2, alpha=alpha).item(),
-        "uniformity": 0.5 * (uniform_loss(z1, t=t) + uniform_loss(z2, t=t)).item(),
+        "uniformity": uniform_loss(x.float(), t=t).item(),
+        "wasserstein_uniformity": wasserstein_uniformity(x.float()).item(),
+        "rankme": effective_rank(x),
+    }
+
+
+def sphere_metrics(z1: Tensor, z2: Tensor, alpha: float = 2.0, t: float = 2.0) -> dict[str, float]:
+    """Alignment, angle statistics, and the mean over both views of uniformity, Wasserstein
+    uniformity and effective rank (RankMe) of two views' embeddings z1, z2 [B, D] (normalised
+    here but for the rank), B >= 2."""
+    positive, negative = pair_angles(z1, z2)
+    spreads = [spread_metrics(z, t) for z in (z1, z2)]
+    return {
+        "alignment": align_loss(z1.float(), z2.float(), alpha=alpha).item(),
+        "uniformity": 0.5 * (spreads[0]["uniformity"] + spreads[1]["uniformity"]),
+        "wasserstein_uniformity": 0.5
+        * (spreads[0]["wasserstein_uniformity"] + spreads[1]["wasserstein_uniformity"]),
         "pos_angle_mean": positive.mean().item(),
         "pos_angle_std": positive.std().item() if len(positive) > 1 else 0.0,
         "neg_angle_mean": negative.mean().item(),
         "neg_angle_std": negative.std().item() if len(negative) > 1 else 0.0,
-        "effective_rank": effective_rank(z1),
+        "effective_rank": 0.5 * (spreads[0]["rankme"] + spreads[1]["rankme"]),
     }
 
 

@@ -9,7 +9,8 @@
 - ``results.png``: one metric across runs, each run labelled by what tells it apart (method,
   geometry, heads, the swept values);
 - ``align_uniform.png``: alignment vs uniformity, one point per run, when the runs logged the
-  sphere metrics (``val/alignment``, ``val/uniformity``).
+  sphere metrics (``val/alignment``, ``val/uniformity``), coloured by accuracy or by any other
+  value every such run has (``--colour-by val/wasserstein_uniformity``, ``val/rankme``, ...).
 """
 
 from __future__ import annotations
@@ -195,12 +196,17 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
     return "\n".join(lines) + "\n"
 
 
-def results_table(runs: list[Run], metric: str | None = None) -> str:
+def results_table(
+    runs: list[Run], metric: str | None = None, measured: list[str] | None = None
+) -> str:
     """The settings and results every run shares, once, then a Markdown table of those that
-    differ: ``run``, the settings, ``metric``, then the other results. One run: every column."""
+    differ: ``run``, the settings, ``metric``, then the other results (only those named in
+    ``measured``, in its order, when given). One run: every column."""
     settings = [run.settings() for run in runs]
     setting_keys = columns_of(settings)
     results = [{k: v for k, v in run.summary.items() if k not in IDENTITY} for run in runs]
+    if measured:
+        results = [{k: result[k] for k in measured if k in result} for result in results]
     rows = [
         {"run": run.name, **{key: chosen.get(key, MISSING) for key in setting_keys}, **measured}
         for run, chosen, measured in zip(runs, settings, results, strict=True)
@@ -232,9 +238,13 @@ def default_metric(runs: list[Run]) -> str | None:
     return next((key for key in DEFAULT_METRICS if _numeric(runs, key)), None)
 
 
-def sweep_figures(runs: list[Run], metric: str | None) -> dict[str, Figure]:
+def sweep_figures(
+    runs: list[Run], metric: str | None, colour_by: str | None = None
+) -> dict[str, Figure]:
     """``comparison``: ``metric`` across the runs that logged it; ``align_uniform``: Wang &
-    Isola's plane of the runs with sphere metrics, coloured by accuracy when every one has it."""
+    Isola's plane of the runs with sphere metrics, coloured by ``colour_by`` (a summary value
+    every one of them has: a ValueError naming those there are otherwise), or by default by
+    accuracy when every one has it."""
     figures = {}
     plotted = _numeric(runs, metric) if metric else []
     if plotted:
@@ -243,10 +253,7 @@ def sweep_figures(runs: list[Run], metric: str | None) -> dict[str, Figure]:
         )
     sphere = _numeric(_numeric(runs, "val/alignment"), "val/uniformity")
     if sphere:
-        colour_key = next(
-            (key for key in ACCURACY_FOR_COLOUR if len(_numeric(sphere, key)) == len(sphere)),
-            None,
-        )
+        colour_key = _colour_key(sphere, colour_by)
         figures["align_uniform"] = align_uniform_figure(
             describe_runs(sphere),
             [float(run.summary["val/alignment"]) for run in sphere],
@@ -254,12 +261,39 @@ def sweep_figures(runs: list[Run], metric: str | None) -> dict[str, Figure]:
             [float(run.summary[colour_key]) for run in sphere] if colour_key else None,
             colour_key or "",
         )
+    elif colour_by:
+        raise ValueError(f"--colour-by {colour_by}: no run logged val/alignment and val/uniformity")
     return figures
 
 
-def collect(root: Path, out_dir: Path | None = None, metric: str | None = None) -> dict[str, Path]:
+def _colour_key(sphere: list[Run], colour_by: str | None) -> str | None:
+    """The summary key that colours the plane of the ``sphere`` runs (None: no colour)."""
+
+    def everywhere(key: str) -> bool:
+        return len(_numeric(sphere, key)) == len(sphere)
+
+    if colour_by is None:
+        return next((key for key in ACCURACY_FOR_COLOUR if everywhere(key)), None)
+    if not everywhere(colour_by):
+        shared = sorted(key for key in sphere[0].summary if everywhere(key))
+        raise ValueError(
+            f"--colour-by {colour_by}: not a number in every plotted run's summary; "
+            f"allowed: {', '.join(shared)}"
+        )
+    return colour_by
+
+
+def collect(
+    root: Path,
+    out_dir: Path | None = None,
+    metric: str | None = None,
+    colour_by: str | None = None,
+    measured: list[str] | None = None,
+) -> dict[str, Path]:
     """Write the table and plots of every run under ``root``; returns what was written by kind
-    (``csv``, ``markdown``, ``comparison``, ``align_uniform``)."""
+    (``csv``, ``markdown``, ``comparison``, ``align_uniform``; ``colour_by``: see
+    :func:`sweep_figures`; ``measured``: the results shown in results.md, see
+    :func:`results_table`; results.csv has them all)."""
     runs = load_runs(root)
     if not runs:
         raise FileNotFoundError(f"no summary.json under {root}")
@@ -268,7 +302,7 @@ def collect(root: Path, out_dir: Path | None = None, metric: str | None = None) 
     metric = metric or default_metric(runs)
     written = {"csv": write_csv([run.row() for run in runs], out_dir / "results.csv")}
     written["markdown"] = out_dir / "results.md"
-    written["markdown"].write_text(results_table(runs, metric))
-    for kind, figure in sweep_figures(runs, metric).items():
+    written["markdown"].write_text(results_table(runs, metric, measured))
+    for kind, figure in sweep_figures(runs, metric, colour_by).items():
         written[kind] = save_figure(figure, out_dir / FIGURE_FILES[kind])
     return written

@@ -113,6 +113,9 @@ class KNNRunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     knn: KNNSweepConfig = field(default_factory=KNNSweepConfig)
     batch_size: int = 256  # images per forward pass during feature extraction
+    # Training features the spread metrics read (uniformity, Wasserstein uniformity, RankMe),
+    # a seeded sample when the split is larger (uniformity's pairs grow as its square); 0: none.
+    diagnostics_samples: int = 4096
     device: str = "auto"  # auto: cuda when available
     feature_cache: FeatureCacheConfig = field(default_factory=FeatureCacheConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)  # beside metrics.csv
@@ -183,6 +186,8 @@ def validate_knn(cfg: DictConfig) -> None:
     for key in ("test_chunk_size", "train_chunk_size"):
         require(knn[key] >= 1, f"knn.{key}", knn[key], ">= 1")
     require(cfg.batch_size >= 1, "batch_size", cfg.batch_size, ">= 1")
+    samples = cfg.diagnostics_samples
+    require(samples == 0 or samples >= 2, "diagnostics_samples", samples, "0 (none) or >= 2")
     require(cfg.device in DEVICES, "device", cfg.device, ", ".join(DEVICES))
     validate_data_config(cfg.data)
     require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
