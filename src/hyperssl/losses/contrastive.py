@@ -31,7 +31,7 @@ NT_XENT_POSITIVES: tuple[str, ...] = ("log_sum_prob", "mean_log_prob")
 """How :func:`nt_xent_views` combines an anchor's positives when there are more than two views."""
 
 
-def _positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
+def positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
     """Column indices of the positives of each anchor: row v*B + b -> (u*B + b for u != v), in
     the order u = v + 1, ..., v + V - 1 (mod V), i.e. positives[i, m] = i + (m + 1)B mod N.
 
@@ -139,7 +139,7 @@ class _NTXent(torch.autograd.Function):
         rule: str,
     ) -> Tensor:
         n = z.shape[0]
-        positives = _positive_index(n // num_views, num_views, z.device)
+        positives = positive_index(n // num_views, num_views, z.device)
         soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
         logits = soft.positive_logits
         if rule == "log_sum_prob":

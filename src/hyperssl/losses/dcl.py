@@ -17,7 +17,7 @@ from torch import Tensor
 
 from hyperssl.geometries import GeometryLike, create_geometry
 from hyperssl.geometry import loss_dtype, no_autocast, similarity, to_loss_dtype
-from hyperssl.losses.contrastive import _positive_index
+from hyperssl.losses.contrastive import positive_index
 
 
 def negative_von_mises_fisher_weights(positive_similarity: Tensor, sigma: float = 0.5) -> Tensor:
@@ -62,7 +62,7 @@ def _decoupled_nt_xent(
         dtype = loss_dtype(*views)
         z = F.normalize(torch.cat([to_loss_dtype(view, dtype) for view in views]), dim=1)
         sim = similarity(z, z, geometry)  # [N, N]
-        positive_sim = sim.gather(1, _positive_index(batch, num_views, z.device))  # [N, V-1]
+        positive_sim = sim.gather(1, positive_index(batch, num_views, z.device))  # [N, V-1]
         # Decoupling: every view of the anchor's own sample, itself and its positives, leaves
         # the denominator; what remains are the other samples in all views.
         sample = torch.arange(batch * num_views, device=z.device) % batch
