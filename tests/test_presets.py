@@ -30,6 +30,11 @@ def test_there_is_a_preset_for_every_paper_experiment():
         "supervised/mnist/spherization_fnn.yaml",
         "supervised/cifar10/spherization_vgg11.yaml",
         "supervised/cifar100/spherization_vgg11.yaml",
+        "supervised/digits/linear.yaml",
+        "supervised/digits/sphereface.yaml",
+        "supervised/digits/cosface.yaml",
+        "supervised/digits/arcface.yaml",
+        "supervised/digits/sphereface_plus.yaml",
     } <= names
     assert {p.stem for p in DIGITS} >= set(METHODS.names()), "every method has a digits preset"
 

@@ -97,6 +97,13 @@ CASES = {
     **{method: small(method) for method in METHODS.names()},
     "simclr+heads": ["heads=[uniformity,align_uniform,mhe]"],
     "supervised": ["method=supervised", "method.use_projector=true", "heads=[hcr]"],
+    "supervised+sphereface+mhe": [
+        "method=supervised",
+        "method.classifier=sphereface",
+        "heads=[mhe]",
+        "heads.mhe.layers=[classifier]",
+    ],
+    "supervised+arcface": ["method=supervised", "method.classifier=arcface"],
     "dino": [*small("dino"), "method.clip_grad=3.0"],
 }
 
