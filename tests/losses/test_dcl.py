@@ -6,34 +6,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from loop_formulas import rows as _rows
+from loop_formulas import sim as _sim
+from loop_formulas import unit as _unit
 
 from hyperssl import ConfigError
 from hyperssl.geometries import GEOMETRIES
 from hyperssl.geometry import paired_similarity
 from hyperssl.heads import StepOutput, build_head
 from hyperssl.losses import dcl_loss, dclw_loss, nt_xent_views
-
-# s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16). A geometry
-# registered without its formula here fails the tests parametrized over the registry.
-FORMULAS = {
-    "cosine": lambda c: c,
-    "geodesic": lambda c: 1.0 - math.acos(max(-1.0, min(1.0, c))) / math.pi,
-    "tvmf": lambda c: (1 + c) / (1 + 16 * (1 - c)) - 1,
-}
-
-
-def _rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=generator, dtype=torch.float64).to(dtype)
-
-
-def _unit(v: list[float]) -> list[float]:
-    norm = math.sqrt(sum(a * a for a in v))
-    return [a / norm for a in v]
-
-
-def _sim(a: list[float], b: list[float], geometry: str) -> float:
-    return FORMULAS[geometry](sum(p * q for p, q in zip(a, b, strict=True)))
 
 
 def _loop_dcl_two_views(

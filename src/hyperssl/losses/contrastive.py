@@ -212,6 +212,19 @@ class _LogSumExpSimilarity(torch.autograd.Function):
         return grad_a, grad_c, None, None
 
 
+def check_views(views: Sequence[Tensor], loss: str, temperature: float) -> torch.Size:
+    """The common [B, D] shape of V >= 2 views of a multi-view contrastive ``loss``, after
+    checking it and a positive ``temperature`` (ValueError naming what is wrong)."""
+    if len(views) < 2:
+        raise ValueError(f"{loss} needs at least 2 views, got {len(views)}")
+    shape = views[0].shape
+    if len(shape) != 2 or any(view.shape != shape for view in views):
+        raise ValueError(f"every view must be [B, D] with the same shape, got {shape} first")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return shape
+
+
 def nt_xent_views(
     views: Sequence[Tensor],
     temperature: float = 0.2,
@@ -251,13 +264,7 @@ def nt_xent_views(
     if positives not in NT_XENT_POSITIVES:
         allowed = ", ".join(repr(rule) for rule in NT_XENT_POSITIVES)
         raise ValueError(f"positives must be one of {allowed}, got {positives!r}")
-    if len(views) < 2:
-        raise ValueError(f"nt_xent needs at least 2 views, got {len(views)}")
-    shape = views[0].shape
-    if len(shape) != 2 or any(view.shape != shape for view in views):
-        raise ValueError(f"every view must be [B, D] with the same shape, got {shape} first")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    check_views(views, "nt_xent", temperature)
     with no_autocast(views[0]):
         dtype = loss_dtype(*views)
         z = F.normalize(torch.cat([to_loss_dtype(view, dtype) for view in views]), dim=1)

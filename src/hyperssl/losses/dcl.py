@@ -17,7 +17,7 @@ from torch import Tensor
 
 from hyperssl.geometries import GeometryLike, create_geometry
 from hyperssl.geometry import loss_dtype, no_autocast, similarity, to_loss_dtype
-from hyperssl.losses.contrastive import positive_index
+from hyperssl.losses.contrastive import check_views, positive_index
 
 
 def negative_von_mises_fisher_weights(positive_similarity: Tensor, sigma: float = 0.5) -> Tensor:
@@ -46,15 +46,9 @@ def _decoupled_nt_xent(
 ) -> Tensor:
     """DCL (``sigma`` None) or DCLW (the weights of ``sigma``) of V >= 2 views."""
     geometry = create_geometry(geometry)
-    if len(views) < 2:
-        raise ValueError(f"dcl needs at least 2 views, got {len(views)}")
-    shape = views[0].shape
-    if len(shape) != 2 or any(view.shape != shape for view in views):
-        raise ValueError(f"every view must be [B, D] with the same shape, got {shape} first")
+    shape = check_views(views, "dcl", temperature)
     if shape[0] < 2:
         raise ValueError(f"dcl needs at least 2 samples per view (its negatives), got {shape[0]}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
     if sigma is not None and sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     batch, num_views = shape[0], len(views)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from hyperssl.geometries import GeometryLike, create_geometry
 from hyperssl.geometry import loss_dtype, no_autocast, similarity, to_loss_dtype
+from hyperssl.losses.contrastive import check_views
 
 
 def supcon_loss(
@@ -51,15 +52,9 @@ def supcon_loss(
     with autocast off), labels: [B] integer class of each sample (-1: unlabelled) -> scalar loss.
     """
     geometry = create_geometry(geometry)
-    if len(views) < 2:
-        raise ValueError(f"supcon needs at least 2 views, got {len(views)}")
-    shape = views[0].shape
-    if len(shape) != 2 or any(view.shape != shape for view in views):
-        raise ValueError(f"every view must be [B, D] with the same shape, got {shape} first")
+    shape = check_views(views, "supcon", temperature)
     if labels.shape != shape[:1]:
         raise ValueError(f"labels must be [B] = {list(shape[:1])}, got {list(labels.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
     batch, num_views = shape[0], len(views)
     with no_autocast(views[0]):
         dtype = loss_dtype(*views)
