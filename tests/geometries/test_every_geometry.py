@@ -131,9 +131,19 @@ def test_byol_loss_equals_autograd_reference(name):
     )
 
 
+# Input dtype, and whether the loss runs under bfloat16 autocast (a mixed-precision step).
+PRECISIONS = {
+    "float16": (torch.float16, False),
+    "bfloat16": (torch.bfloat16, False),
+    "float32": (torch.float32, False),
+    "float32_under_bf16_autocast": (torch.float32, True),
+}
+
+
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_grads_finite_for_duplicated_and_antipodal_rows_in_half_precision(name, dtype):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_grads_finite_for_duplicated_and_antipodal_rows(name, precision):
+    dtype, autocast = PRECISIONS[precision]
     base = F.normalize(_rows(3, 8, 15), dim=1).to(dtype)
     rows = torch.cat([base, base[:1], -base[:1]])  # row 0 three times: as is, twice, negated
     losses = {
@@ -144,7 +154,8 @@ def test_grads_finite_for_duplicated_and_antipodal_rows_in_half_precision(name, 
     }
     for loss_name, loss_fn in losses.items():
         z = rows.clone().requires_grad_(True)
-        loss = loss_fn(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(z)
         loss.backward()
         assert loss.dtype == torch.float32, loss_name
         assert torch.isfinite(loss) and torch.isfinite(z.grad.float()).all(), loss_name
