@@ -33,7 +33,8 @@ def test_three_steps_write_a_sample_grid_and_finite_losses(mhe_gan, tmp_path):
 def test_mhe_gradient_reaches_the_discriminators_conv_weights_only(mhe_gan, tmp_path):
     def discriminator_after(mhe_weight: str) -> dict[str, torch.Tensor]:
         args = ["--steps", "1", "--batch-size", "8", "--device", "cpu", "--seed", "3"]
-        result = mhe_gan.main([*args, "--mhe-weight", mhe_weight, "--out", str(tmp_path)])
+        out = str(tmp_path / mhe_weight)
+        result = mhe_gan.main([*args, "--mhe-weight", mhe_weight, "--out", out])
         return {name: p.detach().clone() for name, p in result.discriminator.named_parameters()}
 
     plain, regularised = discriminator_after("0"), discriminator_after("1000")
@@ -44,3 +45,15 @@ def test_mhe_gradient_reaches_the_discriminators_conv_weights_only(mhe_gan, tmp_
             assert not torch.allclose(value, regularised[name]), name
         else:
             torch.testing.assert_close(value, regularised[name])
+
+
+def test_an_earlier_runs_outputs_are_refused_in_one_line_and_kept(mhe_gan, tmp_path, capsys):
+    (tmp_path / "losses.csv").write_text("the earlier run's losses\n")
+    with pytest.raises(SystemExit) as stop:
+        mhe_gan.main(["--steps", "1", "--device", "cpu", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: --out: {tmp_path} already holds losses.csv")
+    assert len(error.strip().splitlines()) == 1
+    assert (tmp_path / "losses.csv").read_text() == "the earlier run's losses\n"
+    assert not (tmp_path / "samples.png").exists()

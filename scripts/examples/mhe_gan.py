@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,21 @@ def train(args: argparse.Namespace) -> TrainedGAN:
     return TrainedGAN(gen, disc, history)
 
 
+OUTPUTS = ("samples.png", "losses.csv")
+
+
+def refuse_earlier_outputs(out: Path) -> None:
+    """Stop (one line, exit 2) before training when ``out`` holds an earlier run's outputs."""
+    earlier = [name for name in OUTPUTS if (out / name).exists()]
+    if earlier:
+        print(
+            f"error: --out: {out} already holds {', '.join(earlier)}; allowed: a folder "
+            "without them (an earlier run is never overwritten)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def write_outputs(result: TrainedGAN, out: Path, seed: int) -> None:
     """``samples.png`` (8x8 grid, fixed noise) and ``losses.csv`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +169,7 @@ def write_outputs(result: TrainedGAN, out: Path, seed: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> TrainedGAN:
     args = parse_args(argv)
+    refuse_earlier_outputs(args.out)
     result = train(args)
     write_outputs(result, args.out, args.seed)
     last = result.history[-1]
