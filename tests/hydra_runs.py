@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -114,17 +116,55 @@ def run_pretrain_preset(preset: Path, run_dir: Path, overrides: list[str] = ()) 
     return pretrain.run(cfg)
 
 
-def run_entry(script: str, args: list[str], cwd: Path = REPO, timeout: float = 300):
-    """Run ``python <script> args`` as a user would; returns the CompletedProcess."""
+def entry_environment() -> dict[str, str]:
+    """The environment of an entry point run as a user would run it."""
     # One intra-op thread: these tiny runs gain nothing from more, and OpenMP threads spinning on
     # a loaded 2-core machine double their time.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
+def run_entry(script: str, args: list[str], cwd: Path = REPO, timeout: float = 300):
+    """Run ``python <script> args`` as a user would; returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
         cwd=cwd,
-        env=env,
+        env=entry_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def run_entry_cases(
+    script: str, cases: dict[str, list[str]], workers: int = 2, timeout: float = 600
+) -> dict[str, subprocess.CompletedProcess]:
+    """``run_entry(script, args)`` for every ``name -> args`` of ``cases``, each in a fork of
+    one process that imported torch, Lightning and Hydra once (``tests/forked_entry.py``), at
+    most ``workers`` at a time; the same exit status and output, without the imports' seconds
+    per case."""
+    with tempfile.TemporaryDirectory() as out:
+        cases_file = Path(out) / "cases.json"
+        cases_file.write_text(json.dumps(cases))
+        server = subprocess.run(
+            [sys.executable, str(REPO / "tests" / "forked_entry.py"), str(REPO / script)]
+            + [str(cases_file), out, str(workers)],
+            cwd=REPO,
+            env=entry_environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        # What the shared imports print would reach every user's terminal but no case's output.
+        if server.returncode != 0 or server.stdout or server.stderr:
+            raise RuntimeError(f"forked_entry.py printed or failed: {server.stderr[-2000:]}")
+        return {
+            name: subprocess.CompletedProcess(
+                [script, *args],
+                int((Path(out) / f"{name}.rc").read_text()),
+                (Path(out) / f"{name}.stdout").read_text(),
+                (Path(out) / f"{name}.stderr").read_text(),
+            )
+            for name, args in cases.items()
+        }

@@ -1,16 +1,16 @@
 """Bad input through the real entry points: exit 2, one line naming the culprit, no traceback,
-and no existing file touched. The cases run as parallel subprocesses once per session."""
+and no existing file touched. The cases run once per session, each in a fork of one process that
+imported the entry point's dependencies (:func:`hydra_runs.run_entry_cases`)."""
 
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
 from datasets_on_disk import write_cifar10
-from hydra_runs import TINY, run_entry
+from hydra_runs import TINY, run_entry_cases
 
 
 def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
@@ -153,16 +153,17 @@ def outcomes(tmp_path_factory):
     cases, _, done = build_cases(root)
     before = snapshot(root)
 
-    def run(item):
-        name, (arguments, _) = item
+    def arguments_of(name: str, arguments: list[str]) -> list[str]:
         run_dir = done if name == "existing_run_dir" else root / "runs" / name
         # A case choosing another backbone drops the TINY convnet's keys, which it lacks.
         other_backbone = any(argument.startswith("backbone=") for argument in arguments)
         tiny = [o for o in TINY if not o.startswith("backbone")] if other_backbone else TINY
-        return name, run_entry("main_pretrain.py", [*tiny, *arguments, f"hydra.run.dir={run_dir}"])
+        return [*tiny, *arguments, f"hydra.run.dir={run_dir}"]
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(pool.map(run, cases.items()))
+    results = run_entry_cases(
+        "main_pretrain.py",
+        {name: arguments_of(name, arguments) for name, (arguments, _) in cases.items()},
+    )
     return cases, results, before, snapshot(root)
 
 

@@ -1,0 +1,72 @@
+"""Run one entry point for many argument lists, each in a forked copy of a process that imported
+the entry point's dependencies once: what ``python <script> args`` does for each list, without
+paying the seconds of importing torch, Lightning and Hydra every time (hand-written: pytest-xdist
+and the like parallelise tests, not the start-up of the process a test runs).
+
+    python tests/forked_entry.py <script> <cases.json> <out_dir> <workers>
+
+``cases.json`` maps a case name to its arguments; each case leaves ``<name>.stdout``,
+``<name>.stderr`` and ``<name>.rc`` (the exit status) in ``out_dir``. The child runs the script
+as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as Python would set them; the current
+directory and the environment are the server's. Call it through
+:func:`hydra_runs.run_entry_cases`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+
+
+def run_child(script: Path, args: list[str], stem: Path) -> None:
+    """Run ``script`` with ``args`` in this (forked) process, its output to ``stem``.*; exit."""
+    for fd, suffix in ((1, "stdout"), (2, "stderr")):
+        target = os.open(f"{stem}.{suffix}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(target, fd)
+        os.close(target)
+    sys.argv = [str(script), *args]
+    sys.path[0] = str(script.parent)
+    code = 0
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as stop:
+        if isinstance(stop.code, str):  # as the interpreter does: the message, status 1
+            print(stop.code, file=sys.stderr)
+            code = 1
+        else:
+            code = stop.code or 0
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    Path(f"{stem}.rc").write_text(str(code))
+    os._exit(code)
+
+
+def main() -> None:
+    script, cases_file, out_dir, workers = sys.argv[1:5]
+    cases: dict[str, list[str]] = json.loads(Path(cases_file).read_text())
+    # What every case would import again: loaded once, shared by the forks copy-on-write.
+    import pytorch_lightning  # noqa: F401
+
+    import hyperssl.cli.pretrain  # noqa: F401
+
+    running: set[int] = set()
+    for name, args in cases.items():
+        if len(running) >= int(workers):
+            running.discard(os.wait()[0])
+        pid = os.fork()
+        if pid == 0:
+            run_child(Path(script).resolve(), args, Path(out_dir) / name)
+        running.add(pid)
+    while running:
+        running.discard(os.wait()[0])
+
+
+if __name__ == "__main__":
+    main()
