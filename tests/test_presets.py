@@ -8,7 +8,7 @@ from hyperssl.validation import validate_pretrain
 
 PRESETS = sorted(
     path
-    for folder in ("pretrain", "supervised")
+    for folder in ("pretrain", "supervised", "benchmarks")
     for path in (REPO / "scripts" / folder).rglob("*.yaml")
     if path.parent.name != "setups"  # parts that presets compose, not presets
 )
