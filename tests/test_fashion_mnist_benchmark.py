@@ -42,7 +42,7 @@ def test_each_run_is_one_entry_point_call_with_the_budget_and_seed(bench, tmp_pa
         "--config-name",
         "supervised_cnn.yaml",
     ]
-    assert {"trainer.max_epochs=5", "heads=[mhe]", "heads.mhe.half_space=true", "seed=6"} <= set(
+    assert {"trainer.max_epochs=3", "heads=[mhe]", "heads.mhe.half_space=true", "seed=6"} <= set(
         command
     )
     assert f"hydra.run.dir={tmp_path / 'mhe' / 'half_mhe' / 'seed6'}" in command
