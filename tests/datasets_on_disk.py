@@ -10,6 +10,7 @@ uses ``seed + 1`` and STL-10's ``unlabeled`` ``seed + 2``.
 from __future__ import annotations
 
 import colorsys
+import gzip
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -211,17 +212,31 @@ def _idx_bytes(array: np.ndarray, magic: int) -> bytes:
 
 
 def write_mnist(
-    root: str | Path, n_train: int = 40, n_test: int = 20, seed: int = 0, fashion: bool = False
+    root: str | Path,
+    n_train: int = 40,
+    n_test: int = 20,
+    seed: int = 0,
+    fashion: bool = False,
+    gzipped: bool = False,
+    flat: bool = False,
 ) -> Path:
     """``<root>/MNIST/raw/`` (``FashionMNIST/raw/`` when ``fashion``) as torchvision extracts it:
     ``{train,t10k}-images-idx3-ubyte`` (magic 2051, dims n x 28 x 28) and
     ``{train,t10k}-labels-idx1-ubyte`` (magic 2049, dim n). Train holds ``gray_split(n_train,
-    seed)``, t10k ``gray_split(n_test, seed + 1)``. Returns ``root``."""
+    seed)``, t10k ``gray_split(n_test, seed + 1)``. ``gzipped``: only the ``.gz`` files, as
+    downloaded; ``flat``: the four files directly in ``root``, as Debian's dataset-fashion-mnist
+    installs them (gzipped) in /usr/share/datasets/fashion-mnist. Returns ``root``."""
     root = Path(root)
-    folder = root / ("FashionMNIST" if fashion else "MNIST") / "raw"
+    folder = root if flat else root / ("FashionMNIST" if fashion else "MNIST") / "raw"
     folder.mkdir(parents=True, exist_ok=True)
     for prefix, n, split_seed in (("train", n_train, seed), ("t10k", n_test, seed + 1)):
         images, labels = gray_split(n, split_seed)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(images, 2051))
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(labels, 2049))
+        for name, data in (
+            (f"{prefix}-images-idx3-ubyte", _idx_bytes(images, 2051)),
+            (f"{prefix}-labels-idx1-ubyte", _idx_bytes(labels, 2049)),
+        ):
+            if gzipped:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+            else:
+                (folder / name).write_bytes(data)
     return root
