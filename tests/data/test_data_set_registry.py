@@ -44,7 +44,7 @@ def test_every_data_set_reads_its_train_split_as_uint8_images_and_int_labels(nam
     assert isinstance(dataset, TensorImages) == DATASETS.get(name).in_memory
 
 
-# fashion_mnist's null train_path reads Debian's dataset-fashion-mnist (tests/data/test_mnist_gz.py).
+# fashion_mnist's null train_path reads Debian's package (tests/data/test_mnist_gz.py).
 @pytest.mark.parametrize("name", [name for name in DATASETS.names() if name != "fashion_mnist"])
 def test_only_data_sets_that_read_files_require_a_train_path(name):
     data = defaults(name, train_path=None)
