@@ -5,6 +5,7 @@ Parameter counts are recomputed here from the published layouts, independently o
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
@@ -51,7 +52,7 @@ def test_paper_backbones_are_registered():
 
 @pytest.mark.parametrize(
     ("name", "features"),
-    [("vgg11", 512), ("vgg16", 512), ("vgg19", 512), ("simple_fnn", 2000), ("lenet5", 84)]
+    [("vgg11", 512), ("vgg16", 512), ("vgg19", 512), ("simple_fnn", 300), ("lenet5", 84)]
     + [("cnn9", 256)],
 )
 def test_paper_backbone_maps_32px_images_to_num_features(name, features):
@@ -138,35 +139,77 @@ def test_vgg_average_pools_larger_images_to_num_features():
 
 
 @pytest.mark.parametrize(("size", "channels"), [(32, 3), (28, 3), (28, 1)])
-def test_simple_fnn_is_the_784_500_500_2000_layout_on_any_input(size, channels):
+def test_simple_fnn_is_the_reference_500_300_layout_on_any_input(size, channels):
     backbone = create_backbone("simple_fnn", image_size=size, in_channels=channels)
     n_in = channels * size * size
-    assert count(backbone) == linear(n_in, 500) + linear(500, 500) + linear(500, 2000)
+    assert count(backbone) == linear(n_in, 500) + linear(500, 300)
     features = backbone(torch.randn(2, channels, size, size))
-    assert features.shape == (2, 2000)
+    assert features.shape == (2, 300)
     assert features.min() >= 0  # the last layer is followed by its ReLU
 
 
-def test_simple_fnn_on_mnist_has_the_dbn_parameter_count():
+def test_simple_fnn_on_mnist_has_the_reference_parameter_count():
+    # GIST-IRR/spherization_layer models/basic.py SimpleFNN without its output layer 300 -> 10.
     backbone = create_backbone("simple_fnn", image_size=28, in_channels=1)
-    assert count(backbone) == 784 * 500 + 500 + 500 * 500 + 500 + 500 * 2000 + 2000
+    assert count(backbone) == 784 * 500 + 500 + 500 * 300 + 300 == 542_800
 
 
-@pytest.mark.parametrize(("size", "side"), [(32, 5), (28, 4)])
-def test_lenet5_flatten_size_follows_the_image_size(size, side):
+@pytest.mark.parametrize("name", ["simple_fnn", "lenet5"])
+def test_without_last_relu_the_features_are_the_last_layers_pre_activations(name):
+    torch.manual_seed(0)
+    plain = create_backbone(name, image_size=28, in_channels=1)
+    spherizable = create_backbone(name, image_size=28, in_channels=1, last_relu=False)
+    spherizable.load_state_dict(plain.state_dict())
+    images = torch.randn(8, 1, 28, 28)
+    pre_activations = spherizable(images)
+    assert pre_activations.min() < 0
+    torch.testing.assert_close(plain(images), pre_activations.relu())
+
+
+@pytest.mark.parametrize("name", ["simple_fnn", "lenet5", "cnn9"])
+def test_grayscale_network_reads_replicated_rgb_as_its_one_channel(name):
+    torch.manual_seed(0)
+    backbone = create_backbone(name, image_size=28, in_channels=1).eval()
+    gray = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(gray.expand(-1, 3, -1, -1)), backbone(gray))
+
+
+@pytest.mark.parametrize(("size", "side"), [(28, 5), (32, 6)])
+def test_lenet5_pads_conv1_so_28px_digits_end_in_16x5x5_maps(size, side):
     backbone = create_backbone("lenet5", image_size=size)
     expected = conv(3, 6, 5) + conv(6, 16, 5) + linear(16 * side * side, 120) + linear(120, 84)
     assert count(backbone) == expected
+    assert backbone.layers.conv1.padding == (2, 2)
     assert backbone(torch.randn(2, 3, size, size)).shape == (2, 84)
 
 
-def test_lenet5_on_32px_rgb_counts_61_156_parameters():
-    assert count(create_backbone("lenet5", image_size=32)) == 61_156
+def test_lenet5_on_28px_grayscale_counts_the_reference_parameters():
+    # GIST-IRR/spherization_layer models/basic.py LeNet5 without its output layer 84 -> 10.
+    assert count(create_backbone("lenet5", image_size=28, in_channels=1)) == 61_706 - 850
 
 
 def test_lenet5_rejects_images_too_small_for_two_conv_pool_rounds():
-    with pytest.raises(ConfigError, match="lenet5 needs images of at least 16 pixels"):
-        create_backbone("lenet5", image_size=15)
+    with pytest.raises(ConfigError, match="lenet5 needs images of at least 12 pixels"):
+        create_backbone("lenet5", image_size=11)
+
+
+@pytest.mark.parametrize("name", ["simple_fnn", "lenet5"])
+def test_linear_classifier_on_pre_activations_is_refused_naming_last_relu(name):
+    run = OmegaConf.create({"method": {"classifier": "linear"}})
+    values = {"kwargs": {"last_relu": False}}
+    with pytest.raises(ConfigError) as error:
+        BACKBONES.validate(name, values, run, "backbone")
+    assert error.value.key == "backbone.kwargs.last_relu"
+    assert "method.classifier=linear" in str(error.value)
+    run.method.classifier = "spheric"
+    assert BACKBONES.validate(name, values, run, "backbone").kwargs.last_relu is False
+
+
+def test_small_nets_refuse_two_input_channels():
+    with pytest.raises(ConfigError) as error:
+        BACKBONES.validate("lenet5", {"kwargs": {"in_channels": 2}}, None, "backbone")
+    assert error.value.key == "backbone.kwargs.in_channels"
 
 
 def test_cnn9_parameter_count_is_nine_bn_convs_and_fc6():

@@ -1,9 +1,20 @@
 """The small networks of the papers we reproduce, headless (the method adds the classifier).
 
-- ``simple_fnn``: the spherization paper's SimpleFNN, the layout of Hinton et al.'s (2006) deep
-  belief net on MNIST (784-500-500-2000, then the classifier).
-- ``lenet5``: LeNet-5 (LeCun et al., 1998) with ReLU and max-pooling, as in the spherization paper.
+- ``simple_fnn``: the spherization paper's SimpleFNN, 784-500-300 then the classifier, as its
+  reference code builds it (GIST-IRR/spherization_layer, ``models/basic.py`` ``SimpleFNN`` and
+  ``models/spheric.py`` ``SphericFNN``: fc1 784->500, fc2 500->300, output 300->10).
+- ``lenet5``: LeNet-5 (LeCun et al., 1998) with ReLU and max-pooling, as in the same reference
+  (``LeNet5`` / ``SphericCNN``: conv1 5x5 padded by 2, so 28x28 digits end in 16x5x5 maps).
 - ``cnn9``: the 9-conv CIFAR network of the MHE paper (Liu et al., 2018).
+
+``last_relu`` (simple_fnn, lenet5): the reference's plain networks apply ReLU to the last hidden
+layer before the linear classifier; its spherized ones feed that layer's pre-activations to the
+spherization layer, which replaces the activation. ``last_relu: false`` with
+``method.classifier=spheric`` is the spherized network; the default (true) with
+``method.classifier=linear`` the plain one.
+
+``in_channels: 1`` builds the grayscale networks of the papers (784 inputs for 28x28 images); the
+data sets give grayscale images replicated to 3 channels, which are averaged back to one.
 
 Layers carry names (``fc1``, ``conv2``, ``stages.0.0.conv``, ``fc6``) because the MHE regulariser
 selects the layers it constrains by name prefix. None of them has a strided stem, so the
@@ -13,28 +24,51 @@ small-image stem rule does not apply; their input size is fixed by ``image_size`
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from hyperssl.backbones.registry import BackboneConfig, register_backbone
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, require
 
-SIMPLE_FNN_WIDTHS = (500, 500, 2000)
+SIMPLE_FNN_WIDTHS = (500, 300)
 LENET5_KERNEL = 5
+LENET5_CONV1_PADDING = 2
 CNN9_WIDTHS = (64, 128, 256)
 CNN9_CONVS_PER_STAGE = 3
 CNN9_FC6_WIDTH = 256
 
 
-class SimpleFNN(nn.Module):
-    """Flatten, then three Linear-ReLU layers: [B, C, S, S] -> [B, 2000]."""
+class GrayscaleInput(nn.Module):
+    """[B, 3, H, W] -> [B, 1, H, W] by the mean of the channels; [B, 1, H, W] passes unchanged.
 
-    def __init__(self, image_size: int, in_channels: int) -> None:
+    The mean rather than torchvision's ``rgb_to_grayscale``: its luma weights sum to 0.9999, so it
+    would scale the replicated grayscale of MNIST-like data sets, which the mean returns exactly.
+    """
+
+    def forward(self, images: Tensor) -> Tensor:
+        return images.mean(dim=1, keepdim=True) if images.shape[1] == 3 else images
+
+
+def _input_stem(in_channels: int) -> dict[str, nn.Module]:
+    """The grayscale conversion that ``in_channels=1`` networks start with (none for 3)."""
+    return {"grayscale": GrayscaleInput()} if in_channels == 1 else {}
+
+
+class SimpleFNN(nn.Module):
+    """Flatten, then fc1 (500) -ReLU- fc2 (300) [-ReLU]: [B, C, S, S] -> [B, 300].
+
+    ``last_relu=False`` leaves fc2's pre-activations for the spherization layer.
+    """
+
+    def __init__(self, image_size: int, in_channels: int, last_relu: bool = True) -> None:
         super().__init__()
-        layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+        layers: OrderedDict[str, nn.Module] = OrderedDict(_input_stem(in_channels))
+        layers["flatten"] = nn.Flatten()
         width = in_channels * image_size * image_size
         for i, out in enumerate(SIMPLE_FNN_WIDTHS, start=1):
             layers[f"fc{i}"] = nn.Linear(width, out)
-            layers[f"relu{i}"] = nn.ReLU(inplace=True)
+            if i < len(SIMPLE_FNN_WIDTHS) or last_relu:
+                layers[f"relu{i}"] = nn.ReLU(inplace=True)
             width = out
         self.layers = nn.Sequential(layers)
         self.num_features = width
@@ -44,43 +78,46 @@ class SimpleFNN(nn.Module):
 
 
 def _lenet5_map_size(image_size: int) -> int:
-    """Side of the last feature map: two rounds of a valid 5x5 conv and a 2x2 max-pool."""
-    size = image_size
-    for _ in range(2):
-        size = (size - LENET5_KERNEL + 1) // 2
-    return size
+    """Side of the last feature map: conv1 keeps the size (5x5, padded by 2), a 2x2 max-pool,
+    a valid 5x5 conv2, a 2x2 max-pool."""
+    after_conv1 = image_size + 2 * LENET5_CONV1_PADDING - LENET5_KERNEL + 1
+    return (after_conv1 // 2 - LENET5_KERNEL + 1) // 2
 
 
 class LeNet5(nn.Module):
-    """conv5x5(6)-ReLU-pool, conv5x5(16)-ReLU-pool, 120-ReLU, 84-ReLU: [B, C, S, S] -> [B, 84].
+    """conv5x5(6, pad 2)-ReLU-pool, conv5x5(16)-ReLU-pool, 120-ReLU, 84 [-ReLU]: [B, C, S, S] ->
+    [B, 84].
 
-    For 32x32 inputs the last map is 16x5x5 (LeCun's layout); for 28x28 ones it is 16x4x4.
+    For 28x28 inputs the last map is 16x5x5 (the reference's, and LeCun's layout, whose 32x32
+    inputs were the 28x28 digits padded by 2); for 32x32 ones it is 16x6x6. ``last_relu=False``
+    leaves fc2's pre-activations for the spherization layer.
     """
 
-    def __init__(self, image_size: int, in_channels: int) -> None:
+    def __init__(self, image_size: int, in_channels: int, last_relu: bool = True) -> None:
         super().__init__()
         side = _lenet5_map_size(image_size)
         if side < 1:
             raise ConfigError(
                 "backbone.name",
-                f"lenet5 needs images of at least 16 pixels, got image_size {image_size}",
-                "a crop / data.image_size >= 16",
+                f"lenet5 needs images of at least 12 pixels, got image_size {image_size}",
+                "a crop / data.image_size >= 12",
             )
-        self.layers = nn.Sequential(
-            OrderedDict(
-                conv1=nn.Conv2d(in_channels, 6, LENET5_KERNEL),
-                relu1=nn.ReLU(inplace=True),
-                pool1=nn.MaxPool2d(2),
-                conv2=nn.Conv2d(6, 16, LENET5_KERNEL),
-                relu2=nn.ReLU(inplace=True),
-                pool2=nn.MaxPool2d(2),
-                flatten=nn.Flatten(),
-                fc1=nn.Linear(16 * side * side, 120),
-                relu3=nn.ReLU(inplace=True),
-                fc2=nn.Linear(120, 84),
-                relu4=nn.ReLU(inplace=True),
-            )
+        layers: OrderedDict[str, nn.Module] = OrderedDict(_input_stem(in_channels))
+        layers.update(
+            conv1=nn.Conv2d(in_channels, 6, LENET5_KERNEL, padding=LENET5_CONV1_PADDING),
+            relu1=nn.ReLU(inplace=True),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(6, 16, LENET5_KERNEL),
+            relu2=nn.ReLU(inplace=True),
+            pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            fc1=nn.Linear(16 * side * side, 120),
+            relu3=nn.ReLU(inplace=True),
+            fc2=nn.Linear(120, 84),
         )
+        if last_relu:
+            layers["relu4"] = nn.ReLU(inplace=True)
+        self.layers = nn.Sequential(layers)
         self.num_features = 84
 
     def forward(self, images: Tensor) -> Tensor:
@@ -116,6 +153,7 @@ class CNN9(nn.Module):
                 f"cnn9 needs images of at least 8 pixels, got image_size {image_size}",
                 "a crop / data.image_size >= 8",
             )
+        self.grayscale = GrayscaleInput() if in_channels == 1 else nn.Identity()
         stages = []
         channels = in_channels
         for width in CNN9_WIDTHS:
@@ -129,29 +167,66 @@ class CNN9(nn.Module):
         self.num_features = CNN9_FC6_WIDTH
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.fc6(self.stages(images)).flatten(1)
+        return self.fc6(self.stages(self.grayscale(images))).flatten(1)
 
 
 @dataclass
 class SmallNetKwargs:
-    in_channels: int = 3  # 1 for grayscale inputs (the papers' MNIST networks)
+    # 1: a grayscale network (the papers' MNIST ones); 3-channel inputs are averaged to one.
+    in_channels: int = 3
 
 
 @dataclass
 class SmallNetConfig(BackboneConfig):
     kwargs: SmallNetKwargs = field(default_factory=SmallNetKwargs)
 
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        require(
+            self.kwargs.in_channels in (1, 3),
+            f"{key}.kwargs.in_channels",
+            self.kwargs.in_channels,
+            "1 (grayscale) or 3 (RGB)",
+        )
 
-@register_backbone("simple_fnn", SmallNetConfig)
-def simple_fnn(image_size: int, small_stem: bool, in_channels: int) -> nn.Module:
-    """The spherization paper's SimpleFNN (784-500-500-2000; input size from the image size)."""
-    return SimpleFNN(image_size, in_channels)
+
+@dataclass
+class SpherizableNetKwargs(SmallNetKwargs):
+    # false: no ReLU after the last layer, as the spherization paper's spherized networks.
+    last_relu: bool = True
 
 
-@register_backbone("lenet5", SmallNetConfig)
-def lenet5(image_size: int, small_stem: bool, in_channels: int) -> nn.Module:
+@dataclass
+class SpherizableNetConfig(SmallNetConfig):
+    """SimpleFNN and LeNet-5: ``kwargs.last_relu: false`` is for a spherized classifier."""
+
+    kwargs: SpherizableNetKwargs = field(default_factory=SpherizableNetKwargs)
+
+    def validate(self, cfg: DictConfig | None, key: str) -> None:
+        super().validate(cfg, key)
+        classifier = None if cfg is None else OmegaConf.select(cfg, "method.classifier")
+        # Without the ReLU, the last layer and a linear classifier compose into one linear map:
+        # a smaller network than the reference's plain one.
+        require(
+            self.kwargs.last_relu or classifier != "linear",
+            f"{key}.kwargs.last_relu",
+            self.kwargs.last_relu,
+            "true with method.classifier=linear (the plain network; false is for "
+            "method.classifier=spheric, whose spherization replaces the last ReLU)",
+        )
+
+
+@register_backbone("simple_fnn", SpherizableNetConfig)
+def simple_fnn(image_size: int, small_stem: bool, in_channels: int, last_relu: bool) -> nn.Module:
+    """The spherization paper's SimpleFNN (784-500-300, 300 features; input size from the image
+    size and ``in_channels``)."""
+    return SimpleFNN(image_size, in_channels, last_relu)
+
+
+@register_backbone("lenet5", SpherizableNetConfig)
+def lenet5(image_size: int, small_stem: bool, in_channels: int, last_relu: bool) -> nn.Module:
     """LeNet-5 (LeCun et al. 1998), 84 features; the spherization paper's MNIST CNN."""
-    return LeNet5(image_size, in_channels)
+    return LeNet5(image_size, in_channels, last_relu)
 
 
 @register_backbone("cnn9", SmallNetConfig)
