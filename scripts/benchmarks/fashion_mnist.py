@@ -179,10 +179,12 @@ CLAIMS = (
             Arm("baseline"),
             Arm("mhe", ("heads=[mhe]",)),
             Arm("half_mhe", ("heads=[mhe]", "heads.mhe.half_space=true")),
+            # The reference's final-layer coefficient (10 for s = 0) against the hidden layers' 1.
+            Arm("mhe_final1", ("heads=[mhe]", "heads.mhe.final_weight=1.0")),
         ),
         budget=("trainer.max_epochs=3",),
         metric="val/acc1",
-        verdict=improves(("mhe", "half_mhe"), "baseline", "val/acc1"),
+        verdict=improves(("mhe", "half_mhe", "mhe_final1"), "baseline", "val/acc1"),
     ),
     Claim(
         name="gcl",
