@@ -7,16 +7,12 @@ import json
 import math
 
 import pytest
-from hydra_runs import REPO
+from script_modules import import_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(REPO / "scripts" / "benchmarks"))
-        import fashion_mnist
-
-    return fashion_mnist
+    return import_script("benchmarks", "fashion_mnist")
 
 
 def claim(bench, name):

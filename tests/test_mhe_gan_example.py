@@ -3,21 +3,15 @@ gradient reaches the discriminator."""
 
 import csv
 import math
-from pathlib import Path
 
 import pytest
 import torch
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from script_modules import import_script
 
 
 @pytest.fixture(scope="module")
 def mhe_gan():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(SCRIPTS / "examples"))
-        import mhe_gan
-
-    return mhe_gan
+    return import_script("examples", "mhe_gan")
 
 
 def test_three_steps_write_a_sample_grid_and_finite_losses(mhe_gan, tmp_path):

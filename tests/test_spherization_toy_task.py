@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from pictures import assert_real_png
+from script_modules import import_script
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 QUICK = ["--n-epochs", "10", "--lr", "0.5"]  # measured: 100% for seeds 1-4, loss < 0.13
@@ -14,11 +15,7 @@ QUICK = ["--n-epochs", "10", "--lr", "0.5"]  # measured: 100% for seeds 1-4, los
 
 @pytest.fixture(scope="module")
 def toy_task():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(SCRIPTS / "examples"))
-        import spherization_toy_task
-
-    return spherization_toy_task
+    return import_script("examples", "spherization_toy_task")
 
 
 @pytest.mark.parametrize("seed", ["1", "2"])

@@ -7,17 +7,12 @@ import pytest
 import torch
 from datasets_on_disk import write_mnist
 from pictures import assert_real_png
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from script_modules import import_script
 
 
 @pytest.fixture(scope="module")
 def vis3d():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(SCRIPTS / "examples"))
-        import spherization_vis3d
-
-    return spherization_vis3d
+    return import_script("examples", "spherization_vis3d")
 
 
 @pytest.fixture(scope="module")
