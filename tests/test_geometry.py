@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from loop_formulas import FORMULAS
 
 from hyperssl import ConfigError
 from hyperssl.geometries import GEOMETRIES, create_geometry
@@ -14,13 +15,6 @@ from hyperssl.geometry import (
     safe_arccos,
     similarity,
 )
-
-# s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16).
-FORMULAS = {
-    "cosine": lambda c: c,
-    "geodesic": lambda c: 1.0 - math.acos(max(-1.0, min(1.0, c))) / math.pi,
-    "tvmf": lambda c: (1 + c) / (1 + 16 * (1 - c)) - 1,
-}
 
 
 def _unit_rows(n: int, d: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:

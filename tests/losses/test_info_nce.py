@@ -3,16 +3,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from loop_formulas import FORMULAS
 
 from hyperssl.geometries import GEOMETRIES
 from hyperssl.losses import info_nce
-
-# s(cos θ) of each geometry, written from its paper (t-vMF at its default κ = 16).
-FORMULAS = {
-    "cosine": lambda c: c,
-    "geodesic": lambda c: 1.0 - math.acos(max(-1.0, min(1.0, c))) / math.pi,
-    "tvmf": lambda c: (1 + c) / (1 + 16 * (1 - c)) - 1,
-}
 
 
 def reference_info_nce(q, k, temperature, geometry):
