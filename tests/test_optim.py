@@ -1,8 +1,8 @@
 import pytest
 import torch
+from lr_schedules import lrs_over
 from omegaconf import OmegaConf
 from timm.optim import Lars
-from timm.scheduler.scheduler import Scheduler as TimmScheduler
 from torch import nn
 
 from hyperssl.errors import ConfigError
@@ -11,7 +11,6 @@ from hyperssl.optim import (
     SCHEDULERS,
     ScheduledOptimization,
     build_optimizer,
-    build_scheduler,
     scaled_lr,
     split_decay_groups,
 )
@@ -150,27 +149,30 @@ def test_every_registered_optimizer_builds_with_its_defaults_and_steps(name):
     assert not torch.equal(model.weight.detach(), before)
 
 
+@pytest.mark.parametrize(
+    ("name", "expected_step"),
+    [
+        # Adam's L2 term is its gradient: the first step normalises it to lr per coordinate.
+        ("adam", lambda weight, lr, decay: lr * weight.sign()),
+        # AdamW decays the weights apart from the (here zero) gradient: lr x decay x weight.
+        ("adamw", lambda weight, lr, decay: lr * decay * weight),
+    ],
+)
+def test_adam_decays_as_an_l2_gradient_and_adamw_apart_from_it(name, expected_step):
+    lr, decay = 0.01, 0.1
+    weight = nn.Parameter(torch.tensor([2.0, -0.5, 4.0]))
+    optimizer = build_optimizer([{"params": [weight]}], optimizer_cfg(name, weight_decay=decay), lr)
+    weight.grad = torch.zeros_like(weight)
+    before = weight.detach().clone()
+    optimizer.step()
+    torch.testing.assert_close(before - weight.detach(), expected_step(before, lr, decay))
+
+
 def test_an_unknown_optimizer_lists_the_registered_ones():
     with pytest.raises(
         ConfigError, match=r"^optimizer.name: unknown optimizer 'rmsprop'; allowed:"
     ):
         build_optimizer([], OmegaConf.create({"name": "rmsprop"}), 0.1)
-
-
-def lrs_over(cfg, total_steps, steps_per_epoch, base_lr=1.0):
-    """The lr of every optimizer step, the scheduler stepped after each step as Lightning does
-    through :class:`ScheduledOptimization`."""
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=base_lr)
-    scheduler = build_scheduler(optimizer, cfg, total_steps, steps_per_epoch)
-    values = []
-    for step in range(total_steps):
-        values.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        if isinstance(scheduler, TimmScheduler):
-            scheduler.step_update(num_updates=step + 1)
-        elif scheduler is not None:
-            scheduler.step()
-    return values
 
 
 def test_warmup_cosine_rises_linearly_then_decays_to_min_lr():
