@@ -35,9 +35,9 @@ def linear(n_in: int, n_out: int) -> int:
     return n_in * n_out + n_out
 
 
-def vgg_count(cfg: list, scale: dict[int, int] | None = None) -> int:
+def vgg_count(cfg: list, scale: dict[int, int] | None = None, c_in: int = 3) -> int:
     """Conv (with bias) + BN (weight, bias) parameters of a VGG cfg, widths mapped by ``scale``."""
-    total, c_in = 0, 3
+    total = 0
     for item in cfg:
         if item != "M":
             c_out = (scale or {}).get(item, item)
@@ -138,6 +138,77 @@ def test_vgg_average_pools_larger_images_to_num_features():
     assert backbone(torch.randn(2, 3, 64, 64)).shape == (2, 128)
 
 
+def vgg11_bn_one(**options) -> nn.Module:
+    """The spherization reference's Fashion-MNIST VGG-11 without its output layer."""
+    return create_backbone(
+        "vgg11", image_size=32, in_channels=1, pool="avg", hidden=[4096, 4096], **options
+    )
+
+
+def test_vgg11_bn_one_counts_the_reference_one_channel_stack_and_4096_4096_mlp():
+    # GIST-IRR/spherization_layer models/vgg.py vgg11_bn_one without its output layer 4096 -> 10.
+    backbone = vgg11_bn_one()
+    expected = vgg_count(VGG_CFGS["vgg11"], c_in=1) + linear(512, 4096) + linear(4096, 4096)
+    assert count(backbone) == expected
+    assert backbone.num_features == 4096
+    pools = [m for m in backbone.features if isinstance(m, nn.AvgPool2d | nn.MaxPool2d)]
+    assert len(pools) == 5 and all(isinstance(m, nn.AvgPool2d) for m in pools)
+
+
+def test_vgg_average_pool_between_stages_is_the_mean_of_each_2x2_window():
+    torch.manual_seed(0)
+    backbone = create_backbone("vgg11", image_size=32, pool="avg").eval()
+    images = torch.randn(2, 3, 32, 32)
+    first_stage = backbone.features[:3](images)
+    torch.testing.assert_close(
+        backbone.features[3](first_stage),
+        first_stage.unfold(2, 2, 2).unfold(3, 2, 2).mean((-1, -2)),
+    )
+
+
+def test_vgg_mlp_is_linear_relu_dropout_per_layer_and_drops_only_while_training():
+    torch.manual_seed(0)
+    backbone = vgg11_bn_one(dropout=0.5)
+    kinds = [type(m) for m in backbone.head]
+    assert kinds == [nn.Linear, nn.ReLU, nn.Dropout] * 2
+    images = torch.randn(4, 1, 32, 32)
+    backbone.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(images), backbone(images))
+        assert backbone(images).min() >= 0
+        backbone.train()
+        assert (backbone(images) == 0).float().mean() > 0.4  # ReLU zeros plus half dropped
+
+
+def test_vgg_without_last_relu_feeds_the_last_layers_pre_activations():
+    torch.manual_seed(0)
+    plain = vgg11_bn_one().eval()
+    spherizable = vgg11_bn_one(last_relu=False).eval()
+    spherizable.load_state_dict(plain.state_dict())
+    assert [type(m) for m in spherizable.head] == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
+    images = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        pre_activations = spherizable(images)
+        assert pre_activations.min() < 0
+        torch.testing.assert_close(plain(images), pre_activations.relu())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"pool": "min"}, "backbone.kwargs.pool"),
+        ({"hidden": [4096, 0]}, "backbone.kwargs.hidden"),
+        ({"dropout": 1.0}, "backbone.kwargs.dropout"),
+        ({"last_relu": False}, "backbone.kwargs.last_relu"),
+        ({"in_channels": 2}, "backbone.kwargs.in_channels"),
+    ],
+)
+def test_vgg_bad_option_names_its_key(kwargs, key):
+    with pytest.raises(ConfigError) as error:
+        BACKBONES.validate("vgg11", {"kwargs": kwargs}, None, "backbone")
+    assert error.value.key == key
+
+
 @pytest.mark.parametrize(("size", "channels"), [(32, 3), (28, 3), (28, 1)])
 def test_simple_fnn_is_the_reference_500_300_layout_on_any_input(size, channels):
     backbone = create_backbone("simple_fnn", image_size=size, in_channels=channels)
@@ -166,11 +237,13 @@ def test_without_last_relu_the_features_are_the_last_layers_pre_activations(name
     torch.testing.assert_close(plain(images), pre_activations.relu())
 
 
-@pytest.mark.parametrize("name", ["simple_fnn", "lenet5", "cnn9"])
-def test_grayscale_network_reads_replicated_rgb_as_its_one_channel(name):
+@pytest.mark.parametrize(
+    ("name", "size"), [("simple_fnn", 28), ("lenet5", 28), ("cnn9", 28)] + [("vgg11", 32)]
+)
+def test_grayscale_network_reads_replicated_rgb_as_its_one_channel(name, size):
     torch.manual_seed(0)
-    backbone = create_backbone(name, image_size=28, in_channels=1).eval()
-    gray = torch.randn(2, 1, 28, 28)
+    backbone = create_backbone(name, image_size=size, in_channels=1).eval()
+    gray = torch.randn(2, 1, size, size)
     with torch.no_grad():
         torch.testing.assert_close(backbone(gray.expand(-1, 3, -1, -1)), backbone(gray))
 
@@ -194,10 +267,10 @@ def test_lenet5_rejects_images_too_small_for_two_conv_pool_rounds():
         create_backbone("lenet5", image_size=11)
 
 
-@pytest.mark.parametrize("name", ["simple_fnn", "lenet5"])
+@pytest.mark.parametrize("name", ["simple_fnn", "lenet5", "vgg11"])
 def test_linear_classifier_on_pre_activations_is_refused_naming_last_relu(name):
     run = OmegaConf.create({"method": {"classifier": "linear"}})
-    values = {"kwargs": {"last_relu": False}}
+    values = {"kwargs": {"last_relu": False, **({"hidden": [64]} if name == "vgg11" else {})}}
     with pytest.raises(ConfigError) as error:
         BACKBONES.validate(name, values, run, "backbone")
     assert error.value.key == "backbone.kwargs.last_relu"

@@ -7,14 +7,8 @@
   (``LeNet5`` / ``SphericCNN``: conv1 5x5 padded by 2, so 28x28 digits end in 16x5x5 maps).
 - ``cnn9``: the 9-conv CIFAR network of the MHE paper (Liu et al., 2018).
 
-``last_relu`` (simple_fnn, lenet5): the reference's plain networks apply ReLU to the last hidden
-layer before the linear classifier; its spherized ones feed that layer's pre-activations to the
-spherization layer, which replaces the activation. ``last_relu: false`` with
-``method.classifier=spheric`` is the spherized network; the default (true) with
-``method.classifier=linear`` the plain one.
-
-``in_channels: 1`` builds the grayscale networks of the papers (784 inputs for 28x28 images); the
-data sets give grayscale images replicated to 3 channels, which are averaged back to one.
+``in_channels`` and ``last_relu`` (simple_fnn, lenet5) are described in
+:mod:`hyperssl.backbones.paper_kwargs`.
 
 Layers carry names (``fc1``, ``conv2``, ``stages.0.0.conv``, ``fc6``) because the MHE regulariser
 selects the layers it constrains by name prefix. None of them has a strided stem, so the
@@ -24,11 +18,17 @@ small-image stem rule does not apply; their input size is fixed by ``image_size`
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from hyperssl.backbones.paper_kwargs import (
+    GrayscaleInput,
+    GrayscaleKwargs,
+    SpherizableKwargs,
+    input_layers,
+)
 from hyperssl.backbones.registry import BackboneConfig, register_backbone
-from hyperssl.errors import ConfigError, require
+from hyperssl.errors import ConfigError
 
 SIMPLE_FNN_WIDTHS = (500, 300)
 LENET5_KERNEL = 5
@@ -36,22 +36,6 @@ LENET5_CONV1_PADDING = 2
 CNN9_WIDTHS = (64, 128, 256)
 CNN9_CONVS_PER_STAGE = 3
 CNN9_FC6_WIDTH = 256
-
-
-class GrayscaleInput(nn.Module):
-    """[B, 3, H, W] -> [B, 1, H, W] by the mean of the channels; [B, 1, H, W] passes unchanged.
-
-    The mean rather than torchvision's ``rgb_to_grayscale``: its luma weights sum to 0.9999, so it
-    would scale the replicated grayscale of MNIST-like data sets, which the mean returns exactly.
-    """
-
-    def forward(self, images: Tensor) -> Tensor:
-        return images.mean(dim=1, keepdim=True) if images.shape[1] == 3 else images
-
-
-def _input_stem(in_channels: int) -> dict[str, nn.Module]:
-    """The grayscale conversion that ``in_channels=1`` networks start with (none for 3)."""
-    return {"grayscale": GrayscaleInput()} if in_channels == 1 else {}
 
 
 class SimpleFNN(nn.Module):
@@ -62,7 +46,7 @@ class SimpleFNN(nn.Module):
 
     def __init__(self, image_size: int, in_channels: int, last_relu: bool = True) -> None:
         super().__init__()
-        layers: OrderedDict[str, nn.Module] = OrderedDict(_input_stem(in_channels))
+        layers: OrderedDict[str, nn.Module] = OrderedDict(input_layers(in_channels))
         layers["flatten"] = nn.Flatten()
         width = in_channels * image_size * image_size
         for i, out in enumerate(SIMPLE_FNN_WIDTHS, start=1):
@@ -102,7 +86,7 @@ class LeNet5(nn.Module):
                 f"lenet5 needs images of at least 12 pixels, got image_size {image_size}",
                 "a crop / data.image_size >= 12",
             )
-        layers: OrderedDict[str, nn.Module] = OrderedDict(_input_stem(in_channels))
+        layers: OrderedDict[str, nn.Module] = OrderedDict(input_layers(in_channels))
         layers.update(
             conv1=nn.Conv2d(in_channels, 6, LENET5_KERNEL, padding=LENET5_CONV1_PADDING),
             relu1=nn.ReLU(inplace=True),
@@ -171,49 +155,19 @@ class CNN9(nn.Module):
 
 
 @dataclass
-class SmallNetKwargs:
-    # 1: a grayscale network (the papers' MNIST ones); 3-channel inputs are averaged to one.
-    in_channels: int = 3
-
-
-@dataclass
 class SmallNetConfig(BackboneConfig):
-    kwargs: SmallNetKwargs = field(default_factory=SmallNetKwargs)
+    kwargs: GrayscaleKwargs = field(default_factory=GrayscaleKwargs)
 
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         super().validate(cfg, key)
-        require(
-            self.kwargs.in_channels in (1, 3),
-            f"{key}.kwargs.in_channels",
-            self.kwargs.in_channels,
-            "1 (grayscale) or 3 (RGB)",
-        )
-
-
-@dataclass
-class SpherizableNetKwargs(SmallNetKwargs):
-    # false: no ReLU after the last layer, as the spherization paper's spherized networks.
-    last_relu: bool = True
+        self.kwargs.check(cfg, key)
 
 
 @dataclass
 class SpherizableNetConfig(SmallNetConfig):
     """SimpleFNN and LeNet-5: ``kwargs.last_relu: false`` is for a spherized classifier."""
 
-    kwargs: SpherizableNetKwargs = field(default_factory=SpherizableNetKwargs)
-
-    def validate(self, cfg: DictConfig | None, key: str) -> None:
-        super().validate(cfg, key)
-        classifier = None if cfg is None else OmegaConf.select(cfg, "method.classifier")
-        # Without the ReLU, the last layer and a linear classifier compose into one linear map:
-        # a smaller network than the reference's plain one.
-        require(
-            self.kwargs.last_relu or classifier != "linear",
-            f"{key}.kwargs.last_relu",
-            self.kwargs.last_relu,
-            "true with method.classifier=linear (the plain network; false is for "
-            "method.classifier=spheric, whose spherization replaces the last ReLU)",
-        )
+    kwargs: SpherizableKwargs = field(default_factory=SpherizableKwargs)
 
 
 @register_backbone("simple_fnn", SpherizableNetConfig)
