@@ -9,7 +9,12 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from hyperssl import ConfigError
-from hyperssl.data.augment import MultiViewTransform, blur_kernel_size, eval_transform
+from hyperssl.data.augment import (
+    MultiViewTransform,
+    blur_kernel_size,
+    build_pipeline,
+    eval_transform,
+)
 from hyperssl.data.datasets import build_dataset
 from hyperssl.data.registry import DATASETS
 from hyperssl.data.schema import (
@@ -120,6 +125,29 @@ def test_bad_probability_names_the_pipeline_key():
     with pytest.raises(ConfigError) as error:
         validate_augmentations([AugmentationConfig(), plain(solarization=ProbabilityConfig(1.5))])
     assert error.value.key == "augmentations.1.solarization.prob"
+
+
+@pytest.mark.parametrize("degrees", [-1.0, 181.0])
+def test_bad_rotation_names_the_pipeline_key(degrees):
+    with pytest.raises(ConfigError) as error:
+        validate_augmentations([plain(rotation_degrees=degrees)])
+    assert error.value.key == "augmentations.0.rotation_degrees"
+
+
+def test_rotation_turns_the_view_within_its_degrees_after_the_flip():
+    # A level bar through the centre: rotated, its pixels leave the middle row.
+    image = torch.zeros(3, 33, 33, dtype=torch.uint8)
+    image[:, 16, :] = 255
+    pipeline = plain(crop_size=33, rotation_degrees=90.0)
+    steps = build_pipeline(pipeline, *IDENTITY_STATS).transforms
+    names = [type(step).__name__ for step in steps]
+    assert names.index("RandomRotation") == len(names) - 4  # then the float conversion
+    assert steps[names.index("RandomRotation")].degrees == [-90.0, 90.0]
+    torch.manual_seed(0)
+    views = [MultiViewTransform([pipeline], *IDENTITY_STATS)(image)[0] for _ in range(8)]
+    tilted = [view[0, 16].sum() < 33 for view in views]
+    assert sum(tilted) >= 6  # angles uniform in [-90, 90]: few within a pixel's tilt of level
+    assert all(view[0, 16, 16] == 1 for view in views)  # about the centre
 
 
 def test_symmetric_gives_two_float_views_of_the_crop_size():

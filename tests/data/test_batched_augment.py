@@ -12,7 +12,12 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF  # noqa: N812
 
 from hyperssl.data.augment import blur_kernel_size, build_pipeline
-from hyperssl.data.batched_augment import BatchedMultiViewTransform, augment_view, hue_stage
+from hyperssl.data.batched_augment import (
+    BatchedMultiViewTransform,
+    augment_view,
+    hue_stage,
+    rotate,
+)
 from hyperssl.data.batched_params import ViewParams, sample_view_params
 from hyperssl.data.schema import (
     AugmentationConfig,
@@ -166,6 +171,30 @@ def test_blur_matches_torchvision_gaussian_blur_on_the_images_it_picks(size):
     assert_levels_close(augment_view(images, params, aug), expected, ROUNDED_LEVELS)
 
 
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (28, 40)])
+def test_rotation_matches_torchvision_rotate_with_each_images_angle(height, width):
+    images = random_images(16, height, width)
+    angles = torch.linspace(-15.0, 15.0, 16)
+    expected = torch.stack(
+        [TF.rotate(image, angle.item()) for image, angle in zip(images, angles, strict=True)]
+    )
+    ours = rotate(images.float(), angles)
+    assert (ours != expected.float()).float().mean() < 1e-3  # a nearest-neighbour tie may differ
+    assert (expected == 0).float().mean() > 0.02  # the corners are filled with zeros
+
+
+def test_rotation_is_the_views_last_step_with_its_drawn_angle():
+    aug = only(rotation_degrees=15.0, horizontal_flip=ProbabilityConfig(0.5))
+    images = random_images(16)
+    params = draw(aug, images)
+    expected = [
+        TF.rotate(TF.horizontal_flip(image) if flip else image, angle.item())
+        for image, flip, angle in zip(images, params.flip, params.angle, strict=True)
+    ]
+    ours = augment_view(images, params, aug) * 255
+    assert (ours.round() != torch.stack(expected).float()).float().mean() < 1e-3
+
+
 def test_whole_pipeline_matches_torchvision_steps_in_solo_learn_order():
     """Crop, jitter, grayscale, blur, solarization, flip: rounding to uint8 after each of up to
     nine steps adds up to a few levels; a step out of order is off by tens."""
@@ -266,6 +295,24 @@ def test_blur_sigma_follows_torchvision():
     torch.manual_seed(0)
     theirs = torch.tensor([blur.make_params([])["sigma"][0] for _ in range(DRAWS)])
     assert_same_distribution(params.sigma[:, None].double(), theirs[:, None].double())
+
+
+def test_rotation_angle_follows_torchvision():
+    params = batch_params(only(rotation_degrees=15.0))
+    rotation = v2.RandomRotation(15.0)
+    torch.manual_seed(0)
+    theirs = torch.tensor([rotation.make_params([])["angle"] for _ in range(DRAWS)])
+    assert_same_distribution(params.angle[:, None].double(), theirs[:, None].double())
+
+
+def test_without_rotation_the_other_parameters_are_drawn_as_before():
+    aug = AugmentationConfig()
+    images = random_images(8)
+    plain, rotated = draw(aug, images), draw(replace(aug, rotation_degrees=15.0), images)
+    for field in fields(ViewParams):
+        if field.name != "angle":
+            torch.testing.assert_close(getattr(plain, field.name), getattr(rotated, field.name))
+    assert (plain.angle == 0).all()
 
 
 def test_steps_are_applied_with_the_per_image_pipelines_probabilities():

@@ -3,7 +3,8 @@
 Every pipeline first brings its input (PIL image, uint8 or float tensor [3, H, W]) to uint8, so
 solarization always uses threshold 128 and equalization always has 256 bins; it ends with float32
 values normalised by the data set's mean and std. The order follows solo-learn: crop, color
-jitter, grayscale, blur, solarization, equalization, flip.
+jitter, grayscale, blur, solarization, equalization, flip; then the rotation, which solo-learn's
+recipes lack (the supervised CIFAR-100 one of the spherization paper rotates after the flip).
 """
 
 from collections.abc import Sequence
@@ -71,6 +72,8 @@ def build_pipeline(
         steps.append(v2.RandomEqualize(p=aug.equalization.prob))
     if aug.horizontal_flip.prob > 0:
         steps.append(v2.RandomHorizontalFlip(p=aug.horizontal_flip.prob))
+    if aug.rotation_degrees > 0:
+        steps.append(v2.RandomRotation(aug.rotation_degrees))
     return v2.Compose(steps + _to_normalised_float(mean, std))
 
 

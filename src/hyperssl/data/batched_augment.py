@@ -10,8 +10,9 @@ Written here by hand is only what no library offers: torchvision's functional op
 parameter set per call (a loop over images), and kornia, which batches them, is not a dependency
 and its colour jitter differs from torchvision's. So: the crop-and-resize as one resampling matrix
 per image and axis (torch's antialiased bicubic kernel, which neither ``F.grid_sample`` nor
-``roi_align`` reproduces), the colour jitter in a random order per image, the hue rotation, and a
-Gaussian blur with one kernel per image. Equalization is torchvision's own (it is batched).
+``roi_align`` reproduces), the colour jitter in a random order per image, the hue rotation, a
+Gaussian blur with one kernel per image, and the rotation's sampling grid. Equalization is
+torchvision's own (it is batched).
 
 Differences from the per-image path on uint8 tensors, about one uint8 level per step:
 - values stay float between steps, where torchvision rounds or truncates to uint8 after each;
@@ -205,6 +206,27 @@ def gaussian_blur(x: Tensor, apply: Tensor, sigma: Tensor, kernel_size: int) -> 
     return out
 
 
+def rotate(x: Tensor, angle: Tensor) -> Tensor:
+    """torchvision's ``rotate`` (nearest neighbour, about the centre, zero fill) with one angle
+    [B] in degrees per image: its inverse-mapped sampling grid (``_affine_grid``: pixel-centred
+    coordinates, rotated, then normalised by half the image size), one grid per image."""
+    batch, _, height, width = x.shape
+    # In double, then float32, as torchvision builds its matrix from the angle's Python float.
+    radians = torch.deg2rad(angle.double())
+    cos, sin, zero = radians.cos(), radians.sin(), torch.zeros_like(radians)
+    theta = torch.stack([cos, -sin, zero, sin, cos, zero], dim=1).view(batch, 2, 3)
+    half_size = torch.tensor([0.5 * width, 0.5 * height], dtype=x.dtype, device=x.device)
+    theta = theta.to(x.dtype).transpose(1, 2) / half_size  # [B, 3, 2]
+    xs = torch.linspace((1.0 - width) * 0.5, (width - 1.0) * 0.5, width, device=x.device)
+    ys = torch.linspace((1.0 - height) * 0.5, (height - 1.0) * 0.5, height, device=x.device)
+    base = torch.stack(
+        [xs.expand(height, width), ys[:, None].expand(height, width), torch.ones_like(x[0, 0])],
+        dim=-1,
+    ).view(1, height * width, 3)
+    grid = base.expand(batch, -1, -1).bmm(theta).view(batch, height, width, 2)
+    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
 def augment_view(images: Tensor, params: ViewParams, aug: AugmentationConfig) -> Tensor:
     """One view of uint8 images [B, 3, H, W] by ``aug`` with the given parameters:
     float32 [B, 3, S, S] in [0, 1] (not normalised), S = aug.crop_size.
@@ -230,6 +252,8 @@ def augment_view(images: Tensor, params: ViewParams, aug: AugmentationConfig) ->
     if aug.equalization.prob > 0:
         levels = (x * 255.0).round() / 255.0  # equalization bins the 256 uint8 levels
         x = torch.where(params.equalize.view(per_image), TF.equalize(levels), x)
+    if aug.rotation_degrees > 0:
+        x = rotate(x, params.angle)
     return x
 
 

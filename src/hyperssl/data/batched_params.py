@@ -4,9 +4,10 @@
 :mod:`hyperssl.data.augment` draws, with the same distributions as torchvision v2's ``make_params``
 and ``RandomApply``: the random resized crop (10 tries of a uniform scale and a uniform log-ratio,
 then the central fallback), the padded random crop, the colour-jitter factors and order, the blur
-sigma and one Bernoulli per optional step. The draws are vectorised over the batch and come from
-``generator`` on the images' device; :func:`hyperssl.data.batched_augment.augment_view` applies
-them. Keeping the two apart lets tests feed the same parameters to torchvision's functional ops.
+sigma, the rotation angle and one Bernoulli per optional step. The draws are vectorised over the
+batch and come from ``generator`` on the images' device;
+:func:`hyperssl.data.batched_augment.augment_view` applies them. Keeping the two apart lets tests
+feed the same parameters to torchvision's functional ops.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class ViewParams:
     jitter_factors: float [B, 4], the brightness, contrast, saturation and hue factors; an
         operation of strength 0 gets its identity (1, 1, 1, 0).
     sigma: float [B], the Gaussian blur's standard deviation in pixels.
+    angle: float [B], the rotation in degrees, counter-clockwise (drawn last, so that the other
+        draws are the same with and without a rotation).
     """
 
     box: Tensor
@@ -52,6 +55,7 @@ class ViewParams:
     sigma: Tensor
     solarize: Tensor
     equalize: Tensor
+    angle: Tensor
 
 
 class _Draw:
@@ -170,4 +174,5 @@ def sample_view_params(
         sigma=draw.uniform(blur.sigma_min, blur.sigma_max),
         solarize=draw.bernoulli(aug.solarization.prob),
         equalize=draw.bernoulli(aug.equalization.prob),
+        angle=draw.uniform(-aug.rotation_degrees, aug.rotation_degrees),
     )

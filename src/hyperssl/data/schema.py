@@ -159,6 +159,8 @@ class AugmentationConfig:
     ``random_crop_padding`` > 0 (with ``rrc.enabled=false``) takes a random ``crop_size`` crop of
     the image zero-padded by that many pixels on each side: the supervised CIFAR recipe's
     "pad 4, random crop 32", a shift of at most 4 pixels without rescaling.
+    ``rotation_degrees`` > 0 rotates each view by an angle uniform in [-d, d] about its centre as
+    the last step (torchvision's ``RandomRotation``: nearest neighbour, corners filled with 0).
     """
 
     rrc: RandomResizedCropConfig = field(default_factory=RandomResizedCropConfig)
@@ -171,6 +173,7 @@ class AugmentationConfig:
     crop_size: int = 32
     num_crops: int = 2
     random_crop_padding: int = 0
+    rotation_degrees: float = 0.0
 
 
 def _require_prob(value: float, key: str) -> None:
@@ -212,3 +215,5 @@ def validate_augmentations(
             padding,
             "0 while rrc.enabled=true (padded random crops replace the random resized crop)",
         )
+        degrees = aug.rotation_degrees
+        require(0 <= degrees <= 180, f"{at}.rotation_degrees", degrees, "degrees in [0, 180]")
