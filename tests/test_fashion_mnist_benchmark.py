@@ -107,3 +107,30 @@ def test_align_uniform_verdict_reads_the_correlations_of_accuracy_with_both_loss
     }
     assert verdict(runs) == "yes: r(acc, align) = -1.00, r(acc, unif) = -1.00"
     assert math.isnan(bench.correlation([1.0, 1.0], [2.0, 3.0]))
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_the_gpu_claim_runs_by_default_only_where_cuda_is(bench, tmp_path, monkeypatch, cuda):
+    ran = []
+    monkeypatch.setattr(bench, "has_gpu", lambda: cuda)
+    monkeypatch.setattr(bench, "run", lambda claim, arm, seed, out, extra: ran.append(claim.name))
+    monkeypatch.setattr(bench.subprocess, "run", lambda *args, **kwargs: None)
+    assert bench.main(["--out", str(tmp_path)]) == 0
+    assert ("spherization_vgg11" in ran) == cuda
+    assert {"spherization_fnn", "gcl"} <= set(ran)
+
+
+def test_asking_for_the_gpu_claim_without_cuda_is_one_line_and_runs_nothing(
+    bench, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bench, "has_gpu", lambda: False)
+    monkeypatch.setattr(bench, "call", lambda command, log: pytest.fail("nothing may run"))
+    with pytest.raises(SystemExit, match="spherization_vgg11 needs a GPU"):
+        bench.main(["--out", str(tmp_path), "--claims", "spherization_vgg11"])
+    assert not (tmp_path / "spherization_vgg11").exists()
+
+
+def test_the_vgg11_claim_is_the_papers_fashion_mnist_recipe_in_full(bench):
+    vgg = claim(bench, "spherization_vgg11")
+    assert vgg.needs_gpu and vgg.budget == ("trainer.max_epochs=100",)
+    assert vgg.config_name == "spherization_vgg11.yaml" and "94.36" in vgg.paper
