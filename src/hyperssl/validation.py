@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -33,6 +34,30 @@ log = logging.getLogger(__name__)
 CROP_TO_IMAGE_SIZE_FACTOR = 2
 
 PRECISIONS = ("32-true", "32", "64-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true")
+# Lightning's accelerators that run here without extra packages (tpu needs torch_xla, hpu
+# habana's): the error names them rather than Lightning's traceback.
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+SEED_RANGE = 2**32  # numpy's seeds, which Lightning's seed_everything sets too
+
+
+def check_entry_config(cfg: DictConfig) -> None:
+    """What every entry point checks first: key names, numbers that are numbers, the seed."""
+    reject_unknown_keys(cfg)
+    reject_non_finite(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
+    require(0 <= cfg.seed < SEED_RANGE, "seed", cfg.seed, f"an integer in [0, {SEED_RANGE - 1}]")
+
+
+def reject_non_finite(node: Any, path: str = "") -> None:
+    """No setting is sensible as NaN or infinity (an lr, a weight, a temperature, a mean): name
+    the first such value's key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            reject_non_finite(value, f"{path}{key}.")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            reject_non_finite(value, f"{path}{index}.")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(path.rstrip("."), f"got {node}", "a finite number")
 
 
 def reject_unknown_keys(node: Any, path: str = "") -> None:
@@ -87,6 +112,51 @@ def validate_training(cfg: DictConfig) -> None:
         cfg.trainer.max_epochs,
         ">= 1 (or trainer.max_steps >= 1)",
     )
+    check_trainer_hardware(cfg.trainer)
+    # No training batches would end "successfully" with an untrained backbone; no validation
+    # batches (0) is Lightning's way to skip validation.
+    for key, least in (("limit_train_batches", 1), ("limit_val_batches", 0)):
+        limit = cfg.trainer[key]
+        batches = isinstance(limit, int) and limit >= least
+        fraction = isinstance(limit, float) and least <= limit <= 1 and limit > 0
+        require(
+            limit is None or batches or fraction,
+            f"trainer.{key}",
+            limit,
+            f"null (all), a number of batches >= {least} or a fraction in (0, 1]",
+        )
+    every = cfg.checkpoint.every_n_epochs
+    require(every >= 1, "checkpoint.every_n_epochs", every, "an integer >= 1")
+
+
+def _devices_ok(devices: Any) -> bool:
+    """Lightning's ``devices``: "auto", -1, a count, "0,1"-style index strings, index lists."""
+    if devices == "auto":
+        return True
+    if isinstance(devices, str):
+        parts = [part.strip() for part in devices.split(",") if part.strip()]
+        if not parts or not all(part.lstrip("-").isdigit() for part in parts):
+            return False
+        devices = int(parts[0]) if len(parts) == 1 else [int(part) for part in parts]
+    if isinstance(devices, int):
+        return devices >= 1 or devices == -1
+    return len(devices) >= 1 and all(isinstance(d, int) and d >= 0 for d in devices)
+
+
+def check_trainer_hardware(trainer: DictConfig) -> None:
+    """``trainer.accelerator`` and ``trainer.devices`` in the forms Lightning takes here."""
+    require(
+        trainer.accelerator in ACCELERATORS,
+        "trainer.accelerator",
+        trainer.accelerator,
+        ", ".join(ACCELERATORS),
+    )
+    require(
+        _devices_ok(trainer.devices),
+        "trainer.devices",
+        trainer.devices,
+        "auto, -1 (all), a count >= 1, or a list of device indices",
+    )
 
 
 def warn_if_warmup_covers_the_run(cfg: DictConfig) -> None:
@@ -108,7 +178,7 @@ def warn_if_warmup_covers_the_run(cfg: DictConfig) -> None:
 
 def validate_pretrain(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a pretraining config."""
-    reject_unknown_keys(cfg)
+    check_entry_config(cfg)
     apply_gcl_spelling(cfg)
     validate_part(METHODS, cfg, "method")
     validate_part(GEOMETRIES, cfg, "geometry")

@@ -133,6 +133,58 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 ["data=cifar10", "data.train_path=null"],
                 "error: data.train_path: is required",
             ),
+            "huge_image_size": (["data.image_size=100000"], "error: data.image_size: got 100000"),
+            "huge_crop": (
+                ["augmentations.0.crop_size=1000000"],
+                "error: augmentations.0.crop_size: got 1000000",
+            ),
+            "backbone_width_text": (["backbone.kwargs.width=abc"], "error: backbone.kwargs.width"),
+            "backbone_width_zero": (
+                ["backbone.kwargs.width=0"],
+                "error: backbone.kwargs.width: got 0",
+            ),
+            "misspelt_backbone_kwarg": (
+                ["+backbone.kwargs.widht=3"],
+                "error: backbone.kwargs.widht: unknown key",
+            ),
+            "zero_devices": (["trainer.devices=0"], "error: trainer.devices: got 0"),
+            "tpu": (["trainer.accelerator=tpu"], "error: trainer.accelerator: got 'tpu'"),
+            "negative_checkpoint_interval": (
+                ["checkpoint.every_n_epochs=-1"],
+                "error: checkpoint.every_n_epochs: got -1",
+            ),
+            "negative_weight_decay": (
+                ["optimizer.weight_decay=-1"],
+                "error: optimizer.weight_decay: got -1.0",
+            ),
+            "negative_seed": (["seed=-1"], "error: seed: got -1"),
+            "infinite_lr": (["optimizer.lr=inf"], "error: optimizer.lr: got inf"),
+            "nan_head_weight": (
+                ["heads=[uniformity]", "heads.uniformity.weight=nan"],
+                "error: heads.uniformity.weight: got nan",
+            ),
+            "negative_head_weight": (
+                ["heads=[uniformity]", "heads.uniformity.weight=-1"],
+                "error: heads.uniformity.weight: got -1.0",
+            ),
+            "nan_normalisation_mean": (["data.mean=[nan,0.5,0.5]"], "error: data.mean.0: got nan"),
+            "negative_warmup": (
+                ["scheduler.warmup_epochs=-1"],
+                "error: scheduler.warmup_epochs: got -1.0",
+            ),
+            "infinite_temperature": (
+                ["method.temperature=inf"],
+                "error: method.temperature: got inf",
+            ),
+            "no_training_batches": (
+                ["trainer.limit_train_batches=0"],
+                "error: trainer.limit_train_batches: got 0",
+            ),
+            "timm_pretrained_weights": (
+                ["backbone=timm", "+backbone.kwargs.pretrained=true"],
+                "error: backbone.kwargs.pretrained: got True; allowed: false: weights are never "
+                "downloaded",
+            ),
         },
         cifar,
         done,
@@ -199,6 +251,24 @@ CASE_NAMES = [
     "other_architecture",
     "existing_run_dir",
     "cifar_without_path",
+    "huge_image_size",
+    "huge_crop",
+    "backbone_width_text",
+    "backbone_width_zero",
+    "misspelt_backbone_kwarg",
+    "zero_devices",
+    "tpu",
+    "negative_checkpoint_interval",
+    "negative_weight_decay",
+    "negative_seed",
+    "infinite_lr",
+    "nan_head_weight",
+    "negative_head_weight",
+    "nan_normalisation_mean",
+    "negative_warmup",
+    "infinite_temperature",
+    "no_training_batches",
+    "timm_pretrained_weights",
 ]
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from hyperssl.backbones.registry import BackboneConfig, register_backbone
 from hyperssl.backbones.stems import check_small_stem_padding, use_small_image_stem
-from hyperssl.errors import ConfigError
+from hyperssl.errors import ConfigError, require
 
 
 @dataclass
@@ -24,6 +24,19 @@ class TimmConfig(BackboneConfig):
     def validate(self, cfg: DictConfig | None, key: str) -> None:
         """Unlike the other backbones, timm needs a model name: one timm knows."""
         check_timm_model(self.model_name, f"{key}.model_name")
+        # timm downloads pretrained weights from the Hub, and runs never download anything.
+        require(
+            not self.kwargs.get("pretrained", False),
+            f"{key}.kwargs.pretrained",
+            self.kwargs.get("pretrained"),
+            "false: weights are never downloaded; start from a local checkpoint instead",
+        )
+        require(
+            "num_classes" not in self.kwargs,
+            f"{key}.kwargs.num_classes",
+            self.kwargs.get("num_classes"),
+            "unset: the backbone is headless (num_classes=0); the method adds the classifier",
+        )
         if "small_stem_padding" in self.kwargs:  # else create_backbone fills the default in
             padding = self.kwargs["small_stem_padding"]
             check_small_stem_padding(padding, f"{key}.kwargs.small_stem_padding")

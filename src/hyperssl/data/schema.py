@@ -24,6 +24,11 @@ from hyperssl.registry import PartConfig
 AUGMENT_ON = ("auto", "batch", "workers")
 
 
+# Pixels per side of any image a run makes. One 4096 x 4096 view is 200 MB in float32; a
+# larger value is a typo (an extra digit) that would ask for terabytes per batch.
+MAX_IMAGE_SIZE = 4096
+
+
 @dataclass
 class DataConfig(PartConfig):
     """Where the images come from and how they are loaded; the base of every data set's schema.
@@ -70,12 +75,18 @@ class DataConfig(PartConfig):
         ``cfg``, so that a data config is checked on its own)."""
         require(self.num_workers >= 0, f"{key}.num_workers", self.num_workers, "an integer >= 0")
         require(self.num_classes >= 1, f"{key}.num_classes", self.num_classes, "an integer >= 1")
-        require(self.image_size >= 1, f"{key}.image_size", self.image_size, "an integer >= 1")
         require(
-            self.eval_resize is None or self.eval_resize >= self.image_size,
+            1 <= self.image_size <= MAX_IMAGE_SIZE,
+            f"{key}.image_size",
+            self.image_size,
+            f"an integer in [1, {MAX_IMAGE_SIZE}]",
+        )
+        require(
+            self.eval_resize is None or self.image_size <= self.eval_resize <= MAX_IMAGE_SIZE,
             f"{key}.eval_resize",
             self.eval_resize,
-            f"null (the crop size) or an integer >= image_size ({self.image_size})",
+            f"null (the crop size) or an integer in [image_size ({self.image_size}), "
+            f"{MAX_IMAGE_SIZE}]",
         )
         require(len(self.mean) == 3, f"{key}.mean", self.mean, "3 floats, one per RGB channel")
         require(
@@ -205,7 +216,12 @@ def validate_augmentations(
         )
         for name in ("grayscale", "solarization", "equalization", "horizontal_flip"):
             _require_prob(getattr(aug, name).prob, f"{at}.{name}.prob")
-        require(aug.crop_size >= 1, f"{at}.crop_size", aug.crop_size, "an integer >= 1")
+        require(
+            1 <= aug.crop_size <= MAX_IMAGE_SIZE,
+            f"{at}.crop_size",
+            aug.crop_size,
+            f"an integer in [1, {MAX_IMAGE_SIZE}]",
+        )
         require(aug.num_crops >= 1, f"{at}.num_crops", aug.num_crops, "an integer >= 1")
         padding = aug.random_crop_padding
         require(padding >= 0, f"{at}.random_crop_padding", padding, "an integer >= 0")

@@ -141,9 +141,9 @@ def validate_linear(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` on the first bad value of a linear-evaluation config."""
     from hyperssl.data.schema import validate_augmentations, validate_data_config
     from hyperssl.methods.nan_guard import NAN_GUARD_MODES
-    from hyperssl.validation import reject_unknown_keys, validate_training
+    from hyperssl.validation import check_entry_config, validate_training
 
-    reject_unknown_keys(cfg)
+    check_entry_config(cfg)
     _check_pretrained(cfg)
     validate_training(cfg)
     validate_data_config(cfg.data)
@@ -160,9 +160,9 @@ def validate_knn(cfg: DictConfig) -> None:
     from hyperssl.data.schema import validate_data_config
     from hyperssl.eval.knn import DISTANCES
     from hyperssl.loggers import LOGGERS
-    from hyperssl.validation import reject_unknown_keys, validate_part
+    from hyperssl.validation import check_entry_config, validate_part
 
-    reject_unknown_keys(cfg)
+    check_entry_config(cfg)
     _check_pretrained(cfg)
     validate_part(LOGGERS, cfg, "logger")
     knn = cfg.knn

@@ -7,6 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hyperssl.errors import require
 from hyperssl.heads.base import LossHead
 from hyperssl.registry import Registry
 
@@ -30,7 +31,9 @@ def build_head(
 def validate_heads(heads: DictConfig | dict, cfg: DictConfig | None = None) -> None:
     """Check every selected head's name, keys, types and values."""
     for name, values in heads.items():
-        HEADS.validate(name, values, cfg, f"heads.{name}")
+        head = HEADS.validate(name, values, cfg, f"heads.{name}")
+        # A negative weight would maximise the head's loss: never what a regulariser is for.
+        require(head.weight >= 0, f"heads.{name}.weight", head.weight, ">= 0")
 
 
 def build_heads(heads: DictConfig | dict, geometry: Any) -> list[LossHead]:
