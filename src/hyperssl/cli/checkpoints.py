@@ -16,6 +16,7 @@ The evaluation entry points accept, under ``pretrained_feature_extractor`` (or m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from hyperssl.backbones import BACKBONES
+from hyperssl.data.schema import MAX_IMAGE_SIZE
 from hyperssl.errors import ConfigError
 from hyperssl.methods.base import backbone_from_config, pretrain_crop_size
 
@@ -250,15 +253,9 @@ def _from_safetensors(path: Path, with_projector: bool, key: str) -> PretrainedE
         raise ConfigError(
             key, f"{path} is not a readable safetensors file ({_first_line(error)})"
         ) from error
-    if "backbone" not in metadata or "image_size" not in metadata:
-        raise ConfigError(
-            key,
-            f"{path} has no backbone metadata: not written by hyperssl's main_pretrain.py",
-            ALLOWED,
-        )
-    backbone_cfg = json.loads(metadata["backbone"])
-    image_size = int(metadata["image_size"])
+    backbone_cfg, image_size = _backbone_metadata(metadata, path, key)
     backbone = backbone_from_config(OmegaConf.create({"backbone": backbone_cfg}), image_size)
+    _check_tensor_kinds(backbone, state, path, key)
     _load_weights(backbone, state, path, key)
     return PretrainedEncoder(
         backbone=backbone.eval(),
@@ -269,6 +266,69 @@ def _from_safetensors(path: Path, with_projector: bool, key: str) -> PretrainedE
         pretrain_cfg=None,
         pretrain_dataset=_dataset_in_run_config(path.parent),
     )
+
+
+def _backbone_metadata(
+    metadata: dict[str, str], path: Path, key: str
+) -> tuple[dict[str, Any], int]:
+    """The backbone config and crop size that main_pretrain.py writes into backbone.safetensors'
+    metadata, checked as a pretraining config's backbone is (name, keys, types, values) before
+    anything is built from them."""
+    if "backbone" not in metadata or "image_size" not in metadata:
+        raise ConfigError(
+            key,
+            f"{path} has no backbone metadata: not written by hyperssl's main_pretrain.py",
+            ALLOWED,
+        )
+
+    def malformed(problem: str) -> ConfigError:
+        return ConfigError(key, f"{path} has malformed backbone metadata: {problem}")
+
+    try:
+        backbone_cfg = json.loads(metadata["backbone"])
+    except json.JSONDecodeError as error:
+        raise malformed(f"'backbone' is not JSON ({error})") from error
+    if not (isinstance(backbone_cfg, dict) and isinstance(backbone_cfg.get("name"), str)):
+        kind = type(backbone_cfg).__name__
+        raise malformed(f"'backbone' is a JSON {kind}, not an object with a string 'name'")
+    try:
+        image_size = int(metadata["image_size"])
+    except ValueError:
+        image_size = 0
+    if not 1 <= image_size <= MAX_IMAGE_SIZE:
+        raise malformed(
+            f"'image_size' is {metadata['image_size'][:20]!r}, not an integer in "
+            f"[1, {MAX_IMAGE_SIZE}]"
+        )
+    try:
+        schema = BACKBONES.validate(backbone_cfg["name"], backbone_cfg, None, "backbone")
+    except ConfigError as error:
+        raise malformed(str(error)) from error
+    return dataclasses.asdict(schema), image_size  # keys left out get the schema's defaults
+
+
+def _tensor_kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return "boolean"
+    if dtype.is_complex:
+        return "complex"
+    return "floating-point" if dtype.is_floating_point else "integer"
+
+
+def _check_tensor_kinds(
+    module: nn.Module, state: dict[str, torch.Tensor], path: Path, key: str
+) -> None:
+    """Saved tensors of the module's kinds: ``load_state_dict`` would silently cast integers or
+    booleans into weights (another floating-point precision, as bf16 training saves, is fine)."""
+    expected = module.state_dict()
+    for name, tensor in state.items():
+        if name in expected and _tensor_kind(tensor.dtype) != _tensor_kind(expected[name].dtype):
+            raise ConfigError(
+                key,
+                f"{path}: {name} is {tensor.dtype}, but the backbone's {name} is "
+                f"{_tensor_kind(expected[name].dtype)}",
+                f"{_tensor_kind(expected[name].dtype)} tensors",
+            )
 
 
 def load_pretrained(value: str, with_projector: bool = False, key: str = KEY) -> PretrainedEncoder:

@@ -2,25 +2,30 @@
 ``cifar-10-batches-py/`` and ``cifar-100-python/``. Validation is the official test batch under the
 same root unless ``val_path`` is set; ``download=true`` fetches them (and checks MD5 sums).
 
-torchvision's CIFAR readers hash every file on each construction; ours hash only when downloading,
-so that re-packed copies and the test fixtures load (and loading is faster).
+The batches are pickles, read with :func:`hyperssl.data.safe_pickle.load_data_pickle` (which
+refuses any global a data file does not need) instead of torchvision's readers, whose
+``pickle.load`` would run whatever code a crafted batch names. torchvision's classes still give
+the file names, MD5 sums and the download. Sums are checked only when downloading, so that
+re-packed copies and the test fixtures load (and loading is faster).
 """
 
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torchvision.datasets import CIFAR10, CIFAR100
+from torchvision.datasets import CIFAR10, CIFAR100, VisionDataset
+from torchvision.datasets.utils import check_integrity
 
 from hyperssl.data.in_memory import TensorImages, require_files
 from hyperssl.data.registry import DataSource, SplitRequest, register_dataset
+from hyperssl.data.safe_pickle import load_data_pickle
 from hyperssl.data.schema import DataConfig
 from hyperssl.errors import ConfigError
 
 CIFAR_SIZE = 32
+IMAGE_VALUES = 3 * CIFAR_SIZE * CIFAR_SIZE  # a row of 'data': R, G, B planes of 32x32
 
 
 @dataclass
@@ -39,100 +44,117 @@ class CIFAR100Config(CIFAR10Config):
     std: list[float] = field(default_factory=lambda: [0.2673, 0.2564, 0.2762])
 
 
-class _CIFAR10(CIFAR10):
-    """torchvision's CIFAR10 loading code, with MD5 sums checked only when downloading."""
-
-    def __init__(self, root: Path, train: bool, download: bool) -> None:
-        self._verify_md5 = download
-        if not download:
-            # torchvision's check_integrity(path, md5=None) only tests that the file exists.
-            self.meta = {**self.meta, "md5": None}
-        super().__init__(str(root), train=train, download=download)
-
-    def _check_integrity(self) -> bool:
-        if self._verify_md5:
-            return super()._check_integrity()
-        return all(path.is_file() for path in _cifar_files(type(self), Path(self.root), self.train))
-
-
-class _CIFAR100(_CIFAR10, CIFAR100):
-    """torchvision's CIFAR100 loading code, with MD5 sums checked only when downloading."""
-
-
 @register_dataset("cifar10", CIFAR10Config)
 class CIFAR10Source(DataSource):
     """The 50k train and 10k test images of 32x32, in memory."""
 
     in_memory = downloadable = has_test_split = True
-    reader: ClassVar[type[CIFAR10]] = _CIFAR10
+    layout: ClassVar[type[CIFAR10]] = CIFAR10  # torchvision's file names, MD5 sums and URL
 
     @classmethod
     def load(cls, request: SplitRequest) -> TensorImages:
-        return _load_cifar(cls.reader, request)
+        return _load_cifar(cls.layout, request)
 
 
 @register_dataset("cifar100", CIFAR100Config)
 class CIFAR100Source(CIFAR10Source):
     """CIFAR-100's 50k train and 10k test images with their 100 fine labels."""
 
-    reader = _CIFAR100
+    layout = CIFAR100
 
 
-def _cifar_files(cls: type[CIFAR10], root: Path, train: bool) -> list[Path]:
+def _cifar_files(layout: type[CIFAR10], root: Path, train: bool) -> list[Path]:
     """The files one split needs: its pickle batches, then the meta file."""
-    batches = cls.train_list if train else cls.test_list
-    folder = root / cls.base_folder
-    return [folder / name for name, _ in batches] + [folder / cls.meta["filename"]]
+    batches = layout.train_list if train else layout.test_list
+    folder = root / layout.base_folder
+    return [folder / name for name, _ in batches] + [folder / layout.meta["filename"]]
 
 
-def _load_cifar(cls: type[CIFAR10], request: SplitRequest) -> TensorImages:
-    root, key, train = request.root, request.key, request.split == "train"
-    files = _cifar_files(cls, root, train)
-    if not request.download:
-        require_files(files, request.dataset, cls.base_folder, key)
+def _download(layout: type[CIFAR10], root: Path, key: str) -> None:
+    """torchvision's download (skipped when every file has its MD5 sum), then its sums checked."""
+    # Only the download of torchvision's dataset: its __init__ would unpickle the batches.
+    dataset = layout.__new__(layout)
+    VisionDataset.__init__(dataset, str(root))
     try:
-        dataset = cls(root, train=train, download=request.download)
-        consistent = len(dataset.data) == len(dataset.targets)
-    except RuntimeError as err:  # torchvision's "not found or corrupted"
-        if not request.download:
-            raise _cifar_error(files, cls.meta["key"], key, err) from err
-        problem = f"{root / cls.base_folder} fails torchvision's MD5 check after download: {err}"
+        dataset.download()
+    except Exception as err:  # network and archive errors of many types
+        problem = f"cannot download {layout.url} into {root}: {err}".replace("\n", " ")
         raise ConfigError(key=key, problem=problem) from err
-    except Exception as err:  # unpickling garbage can raise almost anything
-        raise _cifar_error(files, cls.meta["key"], key, err) from err
-    if not consistent:
-        raise _cifar_error(files, cls.meta["key"], key, None)
-    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
-    return TensorImages(images, torch.as_tensor(dataset.targets).long(), list(dataset.classes))
+    meta = root / layout.base_folder / layout.meta["filename"]
+    if not (dataset._check_integrity() and check_integrity(str(meta), layout.meta["md5"])):
+        problem = f"{root / layout.base_folder} fails torchvision's MD5 check after download"
+        raise ConfigError(key=key, problem=problem)
 
 
-def _cifar_error(files: list[Path], meta_key: str, key: str, err: Exception | None) -> ConfigError:
-    """Find which file broke loading, to name it; fall back to the folder and the original error."""
-    for path in files:
-        reason = _cifar_pickle_problem(path, meta_key if path == files[-1] else None)
-        if reason:
-            return ConfigError(key=key, problem=f"{path} is not a CIFAR pickle batch: {reason}")
-    return ConfigError(
-        key=key, problem=f"{files[0].parent} is not a CIFAR data set: {err or 'inconsistent'}"
-    )
+def _load_cifar(layout: type[CIFAR10], request: SplitRequest) -> TensorImages:
+    root, key = request.root, request.key
+    files = _cifar_files(layout, root, request.split == "train")
+    if request.download:
+        _download(layout, root, key)
+    require_files(files, request.dataset, layout.base_folder, key)
+    *batches, meta = files
+    classes = _class_names(meta, layout.meta["key"], key)
+    images, labels = zip(*(_read_batch(path, len(classes), key) for path in batches), strict=True)
+    pixels = torch.from_numpy(np.concatenate(images)).view(-1, 3, CIFAR_SIZE, CIFAR_SIZE)
+    return TensorImages(pixels, torch.from_numpy(np.concatenate(labels)), classes)
 
 
-def _cifar_pickle_problem(path: Path, meta_key: str | None) -> str | None:
-    """Why ``path`` is not a CIFAR batch (given ``meta_key``: its meta file); None if it is."""
+def _not_a_batch(path: Path, key: str, reason: str) -> ConfigError:
+    return ConfigError(key=key, problem=f"{path} is not a CIFAR pickle batch: {reason}")
+
+
+def _read_dict(path: Path, key: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as file:
-            entry = pickle.load(file, encoding="latin1")
-    except Exception as err:
-        return f"{type(err).__name__}: {err}"
+        entry = load_data_pickle(path, key)
+    except ConfigError:
+        raise
+    except Exception as err:  # unpickling garbage can raise almost anything
+        text = str(err).strip().splitlines()
+        raise _not_a_batch(path, key, f"{type(err).__name__}: {text[0] if text else ''}") from err
     if not isinstance(entry, dict):
-        return f"it holds a {type(entry).__name__}, not a dict"
-    if meta_key is not None:
-        return None if meta_key in entry else f"no {meta_key!r} key"
+        raise _not_a_batch(path, key, f"it holds a {type(entry).__name__}, not a dict")
+    return entry
+
+
+def _class_names(path: Path, meta_key: str, key: str) -> list[str]:
+    """The class names the meta file ``path`` holds under ``meta_key``."""
+    names = _read_dict(path, key).get(meta_key)
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise _not_a_batch(path, key, f"no list of class names under {meta_key!r}")
+    return list(names)
+
+
+def _integer_list(values: Any) -> np.ndarray | None:
+    """``values`` as a 1-d integer array, None when they are not a flat list of integers."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nesting
+        return None
+    return array if array.ndim == 1 and (array.size == 0 or array.dtype.kind in "iu") else None
+
+
+def _read_batch(path: Path, num_classes: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """One batch's images uint8 [n, 3072] and labels int64 [n], each in [0, num_classes)."""
+    entry = _read_dict(path, key)
     labels = entry.get("labels", entry.get("fine_labels"))
     if "data" not in entry or labels is None:
-        return "it needs a 'data' and a 'labels' (or 'fine_labels') key"
-    values = np.asarray(entry["data"]).size
-    expected = 3 * CIFAR_SIZE * CIFAR_SIZE
-    if values != expected * len(labels):
-        return f"'data' holds {values} values for {len(labels)} labels, not {expected} per image"
-    return None
+        raise _not_a_batch(path, key, "it needs a 'data' and a 'labels' (or 'fine_labels') key")
+    data = entry["data"]
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8):
+        raise _not_a_batch(path, key, "its 'data' is not a uint8 numpy array")
+    labels = _integer_list(labels)
+    if labels is None:
+        raise _not_a_batch(path, key, "its labels are not a list of integers")
+    if data.size != IMAGE_VALUES * len(labels):
+        reason = f"'data' holds {data.size} values for {len(labels)} labels"
+        raise _not_a_batch(path, key, f"{reason}, not {IMAGE_VALUES} per image")
+    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if outside.size:
+        index = int(outside[0])
+        raise ConfigError(
+            key=key,
+            problem=f"{path} holds label {int(labels[index])} (image {index}), outside the "
+            f"{num_classes} classes of its meta file",
+            allowed=f"labels 0 to {num_classes - 1}",
+        )
+    return data.reshape(len(labels), IMAGE_VALUES), labels.astype(np.int64)
