@@ -5,10 +5,11 @@ without gradients. Given precomputed features, the encoder is ``nn.Identity`` an
 trains the head on a :class:`~torch.utils.data.TensorDataset`. Fine-tuned, the backbone trains in
 train mode (BatchNorm normalises with, and updates, batch statistics) with its own learning rate.
 
-A NaN or inf loss stops training (:class:`~hyperssl.errors.NonFiniteLossError`, naming the step)
-instead of training on to a chance-level accuracy: the same guard as pretraining
-(:mod:`hyperssl.methods.nan_guard`), read each step on the CPU and at logging steps, validation
-and the end of training elsewhere.
+A NaN or inf loss, or a step that leaves a weight, a BatchNorm statistic or an optimizer state
+non-finite, stops training (:class:`~hyperssl.errors.NonFiniteLossError`, naming the step and what
+failed) instead of training on to a chance-level accuracy: the same guard as pretraining
+(:mod:`hyperssl.methods.nan_guard`), read each step on the CPU and at logging steps, validation,
+checkpoints and the end of training elsewhere.
 """
 
 from __future__ import annotations
@@ -22,9 +23,15 @@ from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
+from hyperssl.errors import NonFiniteLossError
 from hyperssl.eval.data import sample_order
 from hyperssl.eval.metrics import top_k_accuracy
-from hyperssl.methods.nan_guard import NonFiniteGuard, checks_each_step
+from hyperssl.methods.nan_guard import (
+    NonFiniteGuard,
+    StateGuard,
+    any_process,
+    checks_each_step,
+)
 from hyperssl.optim import ScheduledOptimization, split_decay_groups
 from hyperssl.step_logging import is_logging_step
 
@@ -63,7 +70,8 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
             self.encoder.eval()
         self.val_acc1 = MulticlassAccuracy(num_classes, top_k=1, average="micro")
         self.val_acc5 = MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro")
-        self.nan_guard = NonFiniteGuard([LOSS_NAME])
+        self.nan_guard = NonFiniteGuard({LOSS_NAME: f"head {LOSS_NAME!r}"})
+        self.state_guard = StateGuard()
         self.nan_guard_mode = nan_guard
         self._nan_check_each_step = True  # resolved from nan_guard in on_fit_start
 
@@ -116,15 +124,39 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
             )
         return loss
 
-    def _raise_if_not_finite(self) -> None:
+    def _where_to_go_from_here(self) -> str:
         lrs = "optimizer.lr or linear.backbone_lr" if self.finetune else "optimizer.lr"
-        self.nan_guard.raise_if_failed(f"the probe stopped, with no accuracy; try a lower {lrs}")
+        return f"the probe stopped, with no accuracy; try a lower {lrs}"
+
+    def _raise_if_not_finite(self) -> None:
+        failure = self.nan_guard.failure()
+        if any_process(self, failure is not None):
+            failure = (
+                failure or f"step {self.global_step}: the loss of another process was non-finite"
+            )
+            raise NonFiniteLossError(f"{failure}; {self._where_to_go_from_here()}")
+
+    def _raise_if_state_not_finite(self, steps_done: int) -> None:
+        failure = self.state_guard.after(self, steps_done)
+        if failure is not None:
+            raise NonFiniteLossError(f"{failure}; {self._where_to_go_from_here()}")
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        if self._nan_check_each_step:
+            self._raise_if_state_not_finite(self.global_step + 1)  # this step is not yet counted
 
     def _raise_if_a_deferred_check_failed(self) -> None:
-        """``nan_guard=deferred``: read the device-side record where the host reads anyway
-        (logging steps, validation, which precedes every checkpoint, the end of training)."""
+        """``nan_guard=deferred``: read the device-side record and check the state where the host
+        reads anyway (logging steps, validation, the end of training)."""
         if not self._nan_check_each_step:
             self._raise_if_not_finite()
+            self._raise_if_state_not_finite(self.global_step)
+
+    def on_train_start(self) -> None:
+        failure = self.state_guard.at_start(self)
+        if failure is not None:
+            raise NonFiniteLossError(f"{failure}; {self._where_to_go_from_here()}")
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if is_logging_step(self.trainer, batch_idx):
@@ -135,6 +167,10 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
 
     def on_train_end(self) -> None:
         self._raise_if_a_deferred_check_failed()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._raise_if_a_deferred_check_failed()  # never write a NaN or inf
+        self._raise_if_state_not_finite(self.global_step)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs, labels = batch[0], batch[1]
