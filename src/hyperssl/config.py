@@ -11,6 +11,7 @@ misspelt key or a value of the wrong type is rejected before anything is built.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,16 +102,30 @@ class PretrainConfig:
     nan_guard: str = "auto"  # when a NaN/inf loss is caught: auto, step, deferred (nan_guard.py)
 
 
-MAX_DIR_NAME = 120
+MAX_DIR_NAME_BYTES = 120
+# What a directory name keeps as typed: letters and digits of any script and the characters of
+# overrides (``key=value``, ``,``, ``[a,b]``, ``+key``); anything else (path separators, control
+# characters, spaces, quotes, shell wildcards) becomes ``_``.
+_NOT_KEPT_IN_DIR_NAME = re.compile(r"[^\w=,.+\-\[\]{}:@%~]")
 
 
 def short_dir_name(name: str) -> str:
-    """A sweep job's directory name: its overrides, readable, but cut (with a hash of the whole,
-    to stay unique) before file systems refuse it (255 bytes)."""
-    if len(name) <= MAX_DIR_NAME:
-        return name
+    """One directory name, safe and readable, from ``name`` (a run's ``name``, a sweep job's
+    overrides): no path separator, no ``..``, no leading ``.`` or ``-``, no control character,
+    and at most 120 bytes (file systems refuse 255), cut with a hash of the whole to stay distinct.
+
+    Hand-written: Hydra's own ``get_valid_filename`` drops ``=``, ``,`` and ``[]``, which make
+    the overrides readable, and ``pathvalidate`` would be a new dependency for ten lines.
+    """
+    safe = _NOT_KEPT_IN_DIR_NAME.sub("_", name)
+    safe = re.sub(r"\.{2,}", "_", safe)
+    safe = re.sub(r"^[.\-]", "_", safe)
+    encoded = safe.encode()
+    if len(encoded) <= MAX_DIR_NAME_BYTES:
+        return safe
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_DIR_NAME - 9]}-{digest}"
+    head = encoded[: MAX_DIR_NAME_BYTES - 9].decode(errors="ignore")
+    return f"{head}-{digest}"
 
 
 def register_configs() -> None:

@@ -1,6 +1,8 @@
 """Hydra multirun through the entry point, the results collector, and the launcher presets."""
 
 import csv
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from hydra_runs import REPO, TINY, run_entry
+
+from hyperssl.config import short_dir_name
 
 
 def test_a_2x2_multirun_gives_one_directory_per_run_and_a_4_row_table(tmp_path):
@@ -77,7 +81,7 @@ def test_the_objectives_sweep_tables_knn_and_the_diagnostics_of_each_run(tmp_pat
     "override,expected",
     [
         ("hydra/launcher=slurm", "SlurmLauncher"),
-        ("hydra/launcher=local_parallel", "JoblibLauncher"),
+        ("hydra/launcher=local_parallel", "LocalParallelLauncher"),
         ("hydra/sweeper=optuna_temperature", "OptunaSweeper"),
     ],
 )
@@ -85,3 +89,95 @@ def test_launcher_and_sweeper_presets_compose(override, expected):
     result = run_entry("main_pretrain.py", [override, "--cfg", "hydra"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert expected in result.stdout
+
+
+def file_hashes(root: Path) -> dict[Path, str]:
+    return {
+        path: hashlib.sha1(path.read_bytes()).hexdigest()
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_no_override_value_puts_a_job_outside_multirun(tmp_path):
+    """``name`` (in the sweep directory's name and in each job's) swept over a relative path that
+    climbs out and an absolute one: each job stays at multirun/<name>/<time>/<job>/."""
+    cwd = tmp_path / "a" / "b" / "c"
+    cwd.mkdir(parents=True)
+    (tmp_path / "a" / "earlier_result.txt").write_text("kept")
+    before = file_hashes(tmp_path)
+    # The tiny-run settings are left out of the job names, so that the swept value is not cut off.
+    tiny_keys = ",".join(override.split("=")[0] for override in TINY)
+    result = run_entry(
+        "main_pretrain.py",
+        [
+            "-m",
+            *TINY,
+            f"hydra.job.config.override_dirname.exclude_keys=[{tiny_keys}]",
+            f"name=../../../escaped,{tmp_path / 'elsewhere'}",
+        ],
+        cwd=cwd,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    multirun = cwd / "multirun"
+    runs = sorted(path.parent for path in tmp_path.rglob("summary.json"))
+    assert len(runs) == 2
+    for run in runs:
+        name, _, job = run.relative_to(multirun).parts
+        assert job.startswith(("0_name=", "1_name=")), job
+        for part in (name, job):
+            assert "/" not in part and ".." not in part and part[0] not in ".-", part
+    created_elsewhere = {
+        path: digest
+        for path, digest in file_hashes(tmp_path).items()
+        if not path.is_relative_to(multirun)
+    }
+    assert created_elsewhere == before
+
+
+def test_side_by_side_sweep_runs_its_jobs_with_dataloader_workers(tmp_path):
+    """The README's ``hydra/launcher=local_parallel``: both jobs train with a DataLoader worker
+    (joblib's workers once failed to start theirs)."""
+    sweep = tmp_path / "sweep"
+    tiny = [override for override in TINY if not override.startswith("data.num_workers")]
+    result = run_entry(
+        "main_pretrain.py",
+        [
+            "-m",
+            "hydra/launcher=local_parallel",
+            *tiny,
+            "data.num_workers=1",
+            "trainer.limit_train_batches=2",
+            "seed=1,2",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = sorted(sweep.glob("*/summary.json"))
+    assert [path.parent.name.split("_")[0] for path in summaries] == ["0", "1"]
+    assert [json.loads(path.read_text())["global_step"] for path in summaries] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("geometry=geodesic,heads=[uniformity,mhe],optimizer.lr=1e-3", None),  # kept as typed
+        ("name=../../x", "name=____x"),
+        ("/tmp/abs", "_tmp_abs"),
+        (".hidden", "_hidden"),
+        ("-rf", "_rf"),
+        ("a\nb\tc\x1bd e", "a_b_c_d_e"),
+        ("C:\\runs\\a", "C:_runs_a"),
+    ],
+)
+def test_a_directory_name_has_no_separator_no_dots_and_no_control_character(value, expected):
+    assert short_dir_name(value) == (value if expected is None else expected)
+
+
+@pytest.mark.parametrize("character", ["x", "é", "漢"])
+def test_a_long_directory_name_is_cut_under_120_bytes_with_a_hash_of_the_whole(character):
+    long, longer = character * 200, character * 201
+    assert len(short_dir_name(long).encode()) <= 120
+    assert short_dir_name(long) != short_dir_name(longer)

@@ -1,0 +1,1 @@
+"""hyperssl's Hydra launchers (Hydra finds plugins in the ``hydra_plugins`` namespace package)."""
