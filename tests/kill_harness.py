@@ -4,18 +4,22 @@
 
 point, one of:
     step=<n>     just after the optimizer step that makes global_step n (mid-epoch, say)
+    pause=<n>    as step=<n>, but the process waits for a signal there instead of being killed,
+                 then trains on, as a process that the signal reaches between two steps
     writing=<n>  in the n-th write of ``last.ckpt``: part of the checkpoint's bytes are in the
                  temporary file, which is not renamed yet
     saved=<n>    just after the n-th ``last.ckpt`` has been renamed into place
 
-At the point the process creates ``marker`` and sleeps; the test waits for the marker, then kills
-it. Only this harness is patched: the production code runs as ``main_pretrain.py`` runs it.
+At the point the process creates ``marker`` and sleeps (or pauses); the test waits for the marker,
+then kills (or signals) it. Only this harness is patched: the production code runs as
+``main_pretrain.py`` runs it.
 """
 
 from __future__ import annotations
 
 import io
 import runpy
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,6 +61,28 @@ def freeze_after_step(step: int, marker: Path) -> None:
     pretrain.build_trainer = build_with_freeze
 
 
+class PauseAfterStep(pl.Callback):
+    def __init__(self, step: int, marker: Path) -> None:
+        self.step, self.marker = step, marker
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            self.marker.touch()
+            signal.pause()  # returns once the signal's handler has run
+
+
+def pause_after_step(step: int, marker: Path) -> None:
+    build = pretrain.build_trainer
+
+    def build_with_pause(*args: Any, **kwargs: Any) -> pl.Trainer:
+        trainer = build(*args, **kwargs)
+        # First, so that the signal arrives before the run's own batch-end hooks of that step.
+        trainer.callbacks.insert(0, PauseAfterStep(step, marker))
+        return trainer
+
+    pretrain.build_trainer = build_with_pause
+
+
 def freeze_while_writing(count: int, marker: Path) -> None:
     """The n-th torch.save into a temporary of last.ckpt writes half its bytes, then freezes."""
     save = torch.save
@@ -94,7 +120,12 @@ def freeze_after_saving(count: int, marker: Path) -> None:
     AtomicCheckpointIO.save_checkpoint = save_then_freeze
 
 
-POINTS = {"step": freeze_after_step, "writing": freeze_while_writing, "saved": freeze_after_saving}
+POINTS = {
+    "step": freeze_after_step,
+    "pause": pause_after_step,
+    "writing": freeze_while_writing,
+    "saved": freeze_after_saving,
+}
 
 
 def main() -> None:

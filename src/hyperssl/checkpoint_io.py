@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+# Written on SIGTERM, SIGINT or SIGUSR1 at a step boundary (hyperssl.cli.trainer.StopOnSignal).
+INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
 # ".<target name>.<pid of the writer>.tmp", beside the target.
 _TEMPORARY = re.compile(r"\.(?P<target>.+)\.(?P<pid>\d+)\.tmp")
 
@@ -81,5 +83,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.fsync(file.fileno())
             os.replace(temporary, path)
             _fsync_directory(path.parent)
+        except (OSError, RuntimeError) as error:
+            # A failed write (a full disk) names no file, or comes from torch's zip writer as a
+            # RuntimeError ("unexpected pos") over it: name the checkpoint the user can act on.
+            failed = error if isinstance(error, OSError) else error.__cause__ or error.__context__
+            if isinstance(failed, OSError) and failed.filename is None:
+                raise OSError(failed.errno, failed.strerror, str(path)) from error
+            raise
         finally:
             temporary.unlink(missing_ok=True)

@@ -16,7 +16,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from hyperssl.backbones.registry import BACKBONES
-from hyperssl.checkpoint_io import remove_stale_temporaries
+from hyperssl.checkpoint_io import INTERRUPTED_CHECKPOINT, remove_stale_temporaries
+from hyperssl.cli.run_claim import claim_run_dir
 from hyperssl.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ def ensure_fresh_run_dir(run_dir: Path, unfinished_ok: bool = False) -> None:
     """Refuse a run directory that already holds results: nothing is ever overwritten.
 
     unfinished_ok: accept what a run killed before its first checkpoint leaves behind.
+    Claims the run dir first (:func:`claim_run_dir`), so that two runs started together cannot
+    both find it fresh.
     """
+    claim_run_dir(run_dir)
     names = FINISHED_RUN_FILES if unfinished_ok else RESULT_FILES
     existing = [name for name in names if (run_dir / name).exists()]
     if existing:
@@ -93,7 +97,10 @@ def _refuse_other(path: Path, what: str, theirs: Any, ours: Any) -> None:
 
 def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> Path | None:
     """The checkpoint ``resume`` names; ``auto``: see :func:`continue_in_place`. Checks the run
-    dir is new otherwise."""
+    dir is new otherwise. Claims the run dir first (:func:`claim_run_dir`): a run dir another
+    live run holds is refused, whether new or to be continued."""
+    if is_global_rank_zero():
+        claim_run_dir(run_dir)
     if resume == "auto":
         return continue_in_place(run_dir, cfg)
     if is_global_rank_zero():
@@ -106,8 +113,9 @@ def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> 
 
 
 def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
-    """``resume=auto``: the run dir's last.ckpt if any (a requeued SLURM job continues in place),
-    else a fresh start there, unless the run dir holds a finished run.
+    """``resume=auto``: the run dir's newest checkpoint if any (a requeued or interrupted job
+    continues in place, see :func:`newest_checkpoint`), else a fresh start there, unless the run
+    dir holds a finished run.
 
     A job killed mid-save leaves a temporary beside its checkpoints: removed here, before this
     run writes any. A job killed before its first checkpoint leaves a metrics.csv (and maybe an
@@ -117,13 +125,52 @@ def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
     if is_global_rank_zero():
         for path in remove_stale_temporaries(checkpoints):
             log.info("removed %s, left by a process killed while saving a checkpoint", path)
-    last = checkpoints / "last.ckpt"
-    if last.is_file():
-        check_resumable(last, cfg)
-        return last
+    newest = newest_checkpoint(run_dir)
+    if newest is not None:
+        check_resumable(newest, cfg)
+        return newest
     if is_global_rank_zero():
         ensure_fresh_run_dir(run_dir, unfinished_ok=True)
     return None
+
+
+def _global_step(path: Path) -> int | None:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(checkpoint["global_step"])
+    except Exception:  # unreadable: check_resumable says why if it is the only candidate
+        return None
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint of ``run_dir`` with the highest recorded global step: ``last.ckpt`` (end of
+    an epoch), ``interrupted.ckpt`` (a step boundary, written on a signal) or Lightning's
+    ``hpc_ckpt_<n>.ckpt`` (written when SLURM asks for a requeue); on a tie, in that order. Only
+    names a complete file can have: the atomic writer's temporaries are hidden ``.<name>.tmp``.
+    """
+    checkpoints = run_dir / "checkpoints"
+    candidates = [
+        path
+        for path in (
+            checkpoints / "last.ckpt",
+            checkpoints / INTERRUPTED_CHECKPOINT,
+            *sorted(run_dir.glob("hpc_ckpt_*.ckpt"), key=_hpc_number, reverse=True),
+        )
+        if path.is_file()
+    ]
+    if not candidates:
+        return None
+    steps = {path: _global_step(path) for path in candidates}
+    readable = [path for path in candidates if steps[path] is not None]
+    if not readable:
+        return candidates[0]
+    # max() keeps the first of equals: the order of the candidates breaks ties.
+    return max(readable, key=lambda path: steps[path])
+
+
+def _hpc_number(path: Path) -> int:
+    number = path.stem.removeprefix("hpc_ckpt_")
+    return int(number) if number.isdigit() else -1
 
 
 def resolve_checkpoint(path: str, key: str = "resume") -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from hyperssl.cli.artifacts import (
     checkpoint_to_resume,
@@ -18,7 +20,8 @@ from hyperssl.cli.artifacts import (
     save_backbone,
     write_summary,
 )
-from hyperssl.cli.trainer import build_trainer
+from hyperssl.cli.run_claim import holding_run_dir
+from hyperssl.cli.trainer import StopOnSignal, build_trainer
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
@@ -52,9 +55,15 @@ def knn_of_backbone(
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Pretrain as configured; returns (and writes) the run's summary."""
+    """Pretrain as configured; returns (and writes) the run's summary. The run directory is
+    claimed for the run's life (:mod:`hyperssl.cli.run_claim`) by the first process."""
     validate_pretrain(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with holding_run_dir(run_dir) if is_global_rank_zero() else contextlib.nullcontext():
+        return _train(cfg, run_dir)
+
+
+def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     resume_from = checkpoint_to_resume(cfg.resume, run_dir, cfg)
     warn_if_warmup_covers_the_run(cfg)
     if is_global_rank_zero():
@@ -70,7 +79,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
         start = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        try:
+            # weights_only: a checkpoint to resume from is untrusted; loading it runs no code.
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        except SIGTERMException as stop:
+            (stop_on_signal,) = [c for c in trainer.callbacks if isinstance(c, StopOnSignal)]
+            raise stop_on_signal.interruption(trainer) from stop
         train_seconds = time.perf_counter() - start
 
         summary: dict[str, Any] = {

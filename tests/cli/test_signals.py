@@ -1,0 +1,139 @@
+"""SIGTERM, SIGUSR1 and SIGINT stop a real ``main_pretrain.py`` run mid-epoch with a checkpoint
+of the last completed step, and ``resume=auto`` continues from it to exactly the weights of an
+uninterrupted run.
+
+One run directory goes through the three signals in turn, each sent mid-epoch while the process
+waits after a known step (``tests/kill_harness.py pause=<n>``), each followed by ``resume=auto``,
+like a job pre-empted and requeued three times. An interrupted run writes no summary.json: it
+did not finish; its last line on stderr says where its checkpoint is and how to continue.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra_runs import REPO
+from test_sigkill import (
+    FINAL_STEP,
+    HARNESS,
+    RUN,
+    checkpoint_files,
+    environment,
+    final_weights,
+    losses_by_step,
+    pretrain,
+)
+
+from hyperssl.cli.errors import EXIT_INTERRUPTED
+
+# (signal, the step after which it arrives, how the process had been started): 3 steps an epoch.
+SIGNALS = [
+    (signal.SIGTERM, 2, []),  # epoch 0, before its checkpoint
+    (signal.SIGUSR1, 4, ["resume=auto"]),  # continues at step 2; epoch 1
+    (signal.SIGINT, 7, ["resume=auto"]),  # continues at step 4; epoch 2
+]
+
+
+def interrupt_at(step: int, signum: signal.Signals, run_dir: Path, overrides: list[str], log: Path):
+    """Start the run paused after ``step``, send it ``signum``; its exit status and stderr."""
+    marker = log.with_suffix(".paused")
+    arguments = [f"pause={step}", str(marker), *RUN, *overrides, f"hydra.run.dir={run_dir}"]
+    with open(log, "w") as stdout, open(log.with_suffix(".stderr"), "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(HARNESS), *arguments],
+            cwd=REPO,
+            env=environment(),
+            stdout=stdout,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 180
+    while not marker.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the run never reached step {step}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
+    process.send_signal(signum)
+    return process.wait(timeout=120), log.with_suffix(".stderr").read_text()
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("signals")
+    run_dir = root / "run"
+    interrupts = {}
+    for signum, step, overrides in SIGNALS:
+        status, stderr = interrupt_at(step, signum, run_dir, overrides, root / f"{signum.name}.log")
+        interrupts[signum.name] = {
+            "status": status,
+            "stderr": stderr,
+            "files": checkpoint_files(run_dir),
+            "summary": (run_dir / "summary.json").exists(),
+        }
+    resumed = pretrain(run_dir, "resume=auto")
+    uninterrupted = pretrain(root / "uninterrupted")
+    return {
+        "run_dir": run_dir,
+        "interrupts": interrupts,
+        "resumed": resumed,
+        "resumed_weights": final_weights(run_dir),
+        "uninterrupted_weights": final_weights(root / "uninterrupted"),
+        "resumed_losses": losses_by_step(run_dir),
+        "uninterrupted_losses": losses_by_step(root / "uninterrupted"),
+        "uninterrupted_steps": uninterrupted["global_step"],
+    }
+
+
+@pytest.mark.parametrize(("signum", "step"), [(s, n) for s, n, _ in SIGNALS], ids=lambda v: str(v))
+def test_a_signal_mid_epoch_exits_interrupted_with_one_line(interrupted_run, signum, step):
+    interrupt = interrupted_run["interrupts"][signum.name]
+    checkpoint = interrupted_run["run_dir"] / "checkpoints" / "interrupted.ckpt"
+    assert interrupt["status"] == EXIT_INTERRUPTED == 75
+    # The training's own log lines precede it; the line is the last, with no traceback.
+    assert interrupt["stderr"].splitlines()[-1] == (
+        f"error: interrupted by {signum.name} at step {step}; checkpoint saved to {checkpoint}; "
+        "continue with resume=auto"
+    )
+    assert "Traceback" not in interrupt["stderr"]
+    assert not interrupt["summary"]
+
+
+@pytest.mark.parametrize(("signum", "step"), [(s, n) for s, n, _ in SIGNALS], ids=lambda v: str(v))
+def test_a_signal_saves_a_checkpoint_of_the_last_completed_step(interrupted_run, signum, step):
+    assert interrupted_run["interrupts"][signum.name]["files"]["interrupted.ckpt"] == step
+
+
+def test_the_epoch_end_checkpoints_stay_those_of_completed_epochs(interrupted_run):
+    files = {name: interrupt["files"] for name, interrupt in interrupted_run["interrupts"].items()}
+    assert "last.ckpt" not in files["SIGTERM"]
+    assert files["SIGUSR1"]["last.ckpt"] == 3
+    assert files["SIGINT"]["last.ckpt"] == 6
+
+
+def test_resume_auto_after_the_last_signal_continues_from_the_interrupt_checkpoint(
+    interrupted_run,
+):
+    resumed = interrupted_run["resumed"]
+    checkpoint = interrupted_run["run_dir"] / "checkpoints" / "interrupted.ckpt"
+    assert resumed["resumed_from"] == str(checkpoint)
+    assert resumed["global_step"] == FINAL_STEP == interrupted_run["uninterrupted_steps"]
+
+
+def test_the_interrupted_and_resumed_run_ends_with_the_uninterrupted_weights(interrupted_run):
+    resumed, uninterrupted = (
+        interrupted_run["resumed_weights"],
+        interrupted_run["uninterrupted_weights"],
+    )
+    assert resumed.keys() == uninterrupted.keys()
+    assert [name for name in resumed if not torch.equal(resumed[name], uninterrupted[name])] == []
+
+
+def test_the_interrupted_run_keeps_one_loss_curve_equal_to_the_uninterrupted_one(interrupted_run):
+    assert interrupted_run["resumed_losses"] == interrupted_run["uninterrupted_losses"]
+    assert [step for step, _ in interrupted_run["resumed_losses"]] == list(range(FINAL_STEP))
