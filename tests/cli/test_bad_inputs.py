@@ -180,6 +180,16 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 ["trainer.limit_train_batches=0"],
                 "error: trainer.limit_train_batches: got 0",
             ),
+            "unquoted_path_with_a_space": (
+                [f"data.train_path={root / 'my'}", "data"],
+                "error: override 'data': not key=value; allowed: key=value, a value with spaces "
+                "quoted whole",
+            ),
+            "unquoted_non_ascii_path": (
+                ["data.train_path=/data/données"],
+                "error: override 'data.train_path=/data/données': Hydra's override grammar takes "
+                "this value only in quotes; allowed: \"data.train_path='/data/données'\"",
+            ),
             "timm_pretrained_weights": (
                 ["backbone=timm", "+backbone.kwargs.pretrained=true"],
                 "error: backbone.kwargs.pretrained: got True; allowed: false: weights are never "
@@ -269,6 +279,8 @@ CASE_NAMES = [
     "infinite_temperature",
     "no_training_batches",
     "timm_pretrained_weights",
+    "unquoted_path_with_a_space",
+    "unquoted_non_ascii_path",
 ]
 
 

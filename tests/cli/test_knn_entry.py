@@ -66,6 +66,9 @@ def test_any_path_survives_hydra_quoting(path):
         (["--k"], "--k: needs a value"),
         (["--dataset", "--k", "1"], "--dataset: needs a value"),
         (["--data_format", "dali"], "--data_format: unknown flag; allowed: --dataset"),
+        (["-k", "1"], "-k: unknown flag; allowed: --dataset"),
+        (["--k", "1", "--k", "5"], "--k: given twice; allowed: once"),
+        (["--k=1", "--temperature", "0.1", "--k", "5"], "--k: given twice"),
     ],
 )
 def test_bad_gcl_flags_are_config_errors(argv, message):

@@ -39,6 +39,7 @@ HYDRA_FLAGS = (
     "--help", "--hydra-help", "--version", "--cfg", "--resolve", "--package", "--run",
     "--multirun", "--shell-completion", "--config-path", "--config-name", "--config-dir",
     "--info", "--experimental-rerun",
+    "-h", "-c", "-p", "-r", "-m", "-sc", "-cp", "-cn", "-cd", "-i",
 )  # fmt: skip
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE]-?\d+)?")
 
@@ -78,16 +79,23 @@ def _override(flag: str, key: str, kind: Kind, values: list[str]) -> str:
 def translate_gcl_flags(argv: list[str]) -> list[str]:
     """Command-line arguments with every GCL flag replaced by the equivalent Hydra override."""
     translated: list[str] = []
+    seen: set[str] = set()
     position = 0
     while position < len(argv):
         token = argv[position]
         position += 1
         flag, has_inline, inline = token.partition("=")
         if flag not in FLAGS:
-            if flag.startswith("--") and flag not in HYDRA_FLAGS:
+            # Before Hydra's argparse, whose "unrecognized arguments" is its whole usage text.
+            if flag.startswith("-") and flag not in HYDRA_FLAGS:
                 raise ConfigError(flag, "unknown flag", ", ".join(FLAGS) + ", or Hydra's flags")
             translated.append(token)
             continue
+        if flag in seen:
+            raise ConfigError(
+                flag, "given twice", "once (a list flag takes all its values: --k 1 5 10)"
+            )
+        seen.add(flag)
         key, kind = FLAGS[flag]
         if has_inline:
             values = [inline] if kind != "list" else inline.split(",")
