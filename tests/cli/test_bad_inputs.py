@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from datasets_on_disk import write_cifar10
+from datasets_on_disk import write_cifar10, write_flat_folder
 from hydra_runs import TINY, run_entry_cases
 
 
@@ -21,6 +21,7 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
     batch.write_bytes(batch.read_bytes()[:100])
     empty_folder = root / "empty_images"
     empty_folder.mkdir()
+    one_image = write_flat_folder(root / "one_image", n=1)
     (root / "empty.ckpt").write_bytes(b"")
     (root / "notes.ckpt").write_text("not a checkpoint")
     torch.save({"state_dict": {}}, root / "foreign.ckpt")
@@ -190,6 +191,12 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
                 "error: override 'data.train_path=/data/données': Hydra's override grammar takes "
                 "this value only in quotes; allowed: \"data.train_path='/data/données'\"",
             ),
+            "one_image_at_batch_1": (
+                ["data=folder", f"data.train_path={one_image}", "data.image_size=32"]
+                + ["optimizer.batch_size=1"],
+                "error: optimizer.batch_size: got 1, but the BatchNorm1d layer 'projector.1' "
+                "needs at least 2 samples",
+            ),
             "timm_pretrained_weights": (
                 ["backbone=timm", "+backbone.kwargs.pretrained=true"],
                 "error: backbone.kwargs.pretrained: got True; allowed: false: weights are never "
@@ -279,6 +286,7 @@ CASE_NAMES = [
     "infinite_temperature",
     "no_training_batches",
     "timm_pretrained_weights",
+    "one_image_at_batch_1",
     "unquoted_path_with_a_space",
     "unquoted_non_ascii_path",
 ]
@@ -297,3 +305,27 @@ def test_bad_input_exits_2_with_one_line_naming_the_culprit(name, outcomes):
 def test_no_existing_file_changed_or_disappeared(outcomes):
     _, _, before, after = outcomes
     assert {path: after.get(path) for path in before} == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_documented_gpu_commands_say_in_one_line_that_there_is_no_gpu(tmp_path):
+    """The README's DDP line and the GCL paper's preset, on a CPU-only machine."""
+    no_gpu = (
+        "error: trainer.accelerator: got 'gpu'; allowed: cpu or auto: this machine has no CUDA "
+        "GPU (trainer=cpu runs on its CPU)"
+    )
+    gcl_preset = ["--config-path", "scripts/pretrain/cifar", "--config-name", "simclr.yaml"]
+    results = run_entry_cases(
+        "main_pretrain.py",
+        {
+            "ddp_on_8_gpus": ["trainer=ddp", "trainer.devices=8", f"hydra.run.dir={tmp_path}/a"],
+            "gcl_preset": [
+                *gcl_preset,
+                f"data.train_path={tmp_path}",
+                f"hydra.run.dir={tmp_path}/b",
+            ],
+        },
+    )
+    for result in results.values():
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines() == [no_gpu]

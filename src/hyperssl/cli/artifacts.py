@@ -33,6 +33,23 @@ def is_global_rank_zero() -> bool:
     return all(int(os.environ.get(name, "0")) == 0 for name in ranks)
 
 
+def drop_further_ranks_log() -> None:
+    """Lightning starts each further DDP process with ``hydra.job.name=train_ddp_process_<n>``,
+    so Hydra gives it a log of its own in the run directory, repeating the first process's. Such
+    a process logs to its stderr (which Lightning passes on) only; the file it just opened, still
+    empty, is removed (one left by an earlier process is kept)."""
+    if is_global_rank_zero():
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
+            path = Path(handler.baseFilename)
+            if path.name.startswith("train_ddp_process_") and path.stat().st_size == 0:
+                path.unlink()
+
+
 def ensure_fresh_run_dir(run_dir: Path, unfinished_ok: bool = False) -> None:
     """Refuse a run directory that already holds results: nothing is ever overwritten.
 

@@ -33,7 +33,7 @@ from hyperssl.cli.artifacts import (
     write_summary,
 )
 from hyperssl.cli.checkpoints import load_pretrained
-from hyperssl.cli.trainer import build_trainer
+from hyperssl.cli.trainer import build_trainer, check_accelerator_present
 from hyperssl.data.augment import build_pipeline
 from hyperssl.eval.data import (
     backbone_features,
@@ -68,6 +68,7 @@ def _device_name(cfg: DictConfig) -> str:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate the probe as configured; returns (and writes) the run's summary."""
     validate_linear(cfg)
+    check_accelerator_present(cfg.trainer)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if is_global_rank_zero():  # further DDP processes start in the same run directory
         ensure_fresh_run_dir(run_dir)

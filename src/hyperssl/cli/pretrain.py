@@ -15,13 +15,14 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from hyperssl.cli.artifacts import (
     checkpoint_to_resume,
+    drop_further_ranks_log,
     is_global_rank_zero,
     record_hydra_files,
     save_backbone,
     write_summary,
 )
 from hyperssl.cli.run_claim import holding_run_dir
-from hyperssl.cli.trainer import StopOnSignal, build_trainer
+from hyperssl.cli.trainer import StopOnSignal, build_trainer, check_accelerator_present
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
@@ -58,6 +59,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Pretrain as configured; returns (and writes) the run's summary. The run directory is
     claimed for the run's life (:mod:`hyperssl.cli.run_claim`) by the first process."""
     validate_pretrain(cfg)
+    check_accelerator_present(cfg.trainer)
+    drop_further_ranks_log()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     with holding_run_dir(run_dir) if is_global_rank_zero() else contextlib.nullcontext():
         return _train(cfg, run_dir)
@@ -74,6 +77,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     datamodule.prepare_data()  # downloads only when data.download=true
     datamodule.setup("fit")
     model = create_method(cfg)
+    model.refuse_single_sample_batch_norm()
     trainer = build_trainer(cfg, run_dir, datamodule.has_validation, resume_from)
     with closing_loggers(trainer.loggers):
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)

@@ -21,6 +21,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from hyperssl.callbacks.diagnostics import diagnostic_callbacks
 from hyperssl.checkpoint_io import INTERRUPTED_CHECKPOINT, AtomicCheckpointIO
 from hyperssl.cli.errors import TrainingInterruptedError
+from hyperssl.errors import ConfigError, require
 from hyperssl.loggers import build_loggers
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
@@ -217,6 +218,34 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
         )
         arguments["sync_batchnorm"] = on_gpu and is_distributed(cfg.trainer)
     return {key: value for key, value in arguments.items() if value is not None}
+
+
+def check_accelerator_present(trainer_cfg: DictConfig) -> None:
+    """One line, before anything is built, where Lightning would end in a traceback: a GPU
+    asked for on a machine without one, or more GPUs than it has."""
+    accelerator = str(trainer_cfg.accelerator)
+    if accelerator in ("gpu", "cuda"):
+        count = torch.cuda.device_count()
+        require(
+            count > 0,
+            "trainer.accelerator",
+            accelerator,
+            "cpu or auto: this machine has no CUDA GPU (trainer=cpu runs on its CPU)",
+        )
+        devices = trainer_cfg.devices
+        if isinstance(devices, int) and devices > count:
+            raise ConfigError(
+                "trainer.devices",
+                f"got {devices}, but this machine has {count} GPU(s)",
+                f"at most {count}, or -1 for all of them",
+            )
+    if accelerator == "mps":
+        require(
+            torch.backends.mps.is_available(),
+            "trainer.accelerator",
+            accelerator,
+            "cpu or auto: this machine has no Apple GPU",
+        )
 
 
 def build_trainer(

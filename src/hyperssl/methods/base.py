@@ -221,10 +221,29 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         # Known from the data set rather than read off each batch's labels, which would wait for
         # the device every step.
         self.labelled_data = getattr(self.trainer.datamodule, "labelled", True)
+        if self.memory_format == torch.channels_last and self.device.type != "cuda":
+            # It pays with tensor cores; on CPUs, DDP's gradient buckets mismatch its strides
+            # and warn on every step.
+            self.memory_format = torch.contiguous_format
         if self.memory_format == torch.channels_last:
             self.to(memory_format=torch.channels_last)
         if self.cfg.compile:
             compile_modules(self, exclude=("classifier", "heads"))
+
+    def refuse_single_sample_batch_norm(self) -> None:
+        """BatchNorm over features [B, D] has no batch statistics for B = 1 and fails in its first
+        training step: the entry point asks before training, to say so naming the layer."""
+        batch_size = self.cfg.optimizer.batch_size
+        if batch_size >= 2:
+            return
+        for name, module in self.named_modules():
+            if isinstance(module, nn.BatchNorm1d):
+                raise ConfigError(
+                    "optimizer.batch_size",
+                    f"got {batch_size}, but the BatchNorm1d layer {name!r} needs at least 2 "
+                    "samples per step in training",
+                    ">= 2 (with at least 2 training images)",
+                )
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         if self._nan_check_each_step and self._snapshot_due and self._trainer is not None:
