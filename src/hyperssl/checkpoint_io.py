@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-# Written on SIGTERM, SIGINT or SIGUSR1 at a step boundary (hyperssl.cli.trainer.StopOnSignal).
+# Written on SIGTERM, SIGINT or SIGUSR1 at a step boundary (hyperssl.callbacks.stop_on_signal).
 INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
 # ".<target name>.<pid of the writer>.tmp", beside the target.
 _TEMPORARY = re.compile(r"\.(?P<target>.+)\.(?P<pid>\d+)\.tmp")

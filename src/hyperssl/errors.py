@@ -1,4 +1,4 @@
-"""The one exception type users see for bad input."""
+"""The exceptions the entry points turn into one line and an exit status."""
 
 
 class ConfigError(ValueError):
@@ -20,6 +20,16 @@ class ConfigError(ValueError):
 
 class NonFiniteLossError(RuntimeError):
     """A loss head produced NaN or inf; the message names the step and the head."""
+
+
+class TrainingInterruptedError(Exception):
+    """Training stopped on a signal after saving a checkpoint at a step boundary; its message is
+    the line printed. ``requeued``: Lightning's SLURM plugin requeued the job, which then ends
+    with status 0, as a job it requeues does."""
+
+    def __init__(self, message: str, requeued: bool = False) -> None:
+        super().__init__(message)
+        self.requeued = requeued
 
 
 def require(ok: bool, key: str, value: object, allowed: str) -> None:

@@ -30,7 +30,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from hyperssl.errors import ConfigError, NonFiniteLossError
+from hyperssl.errors import ConfigError, NonFiniteLossError, TrainingInterruptedError
 
 EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
@@ -55,16 +55,6 @@ FILE_SYSTEM_ERRNOS: dict[int, tuple[str | None, str]] = {
 }
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class TrainingInterruptedError(Exception):
-    """Training stopped on a signal after saving a checkpoint at a step boundary; its message is
-    the line printed. ``requeued``: Lightning's SLURM plugin requeued the job, which then ends
-    with status 0, as a job it requeues does."""
-
-    def __init__(self, message: str, requeued: bool = False) -> None:
-        super().__init__(message)
-        self.requeued = requeued
 
 
 def _first_line(text: str) -> str:

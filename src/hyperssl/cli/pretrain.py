@@ -13,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from hyperssl.callbacks.stop_on_signal import StopOnSignal
 from hyperssl.cli.artifacts import (
     checkpoint_to_resume,
     drop_further_ranks_log,
@@ -22,7 +23,7 @@ from hyperssl.cli.artifacts import (
     write_summary,
 )
 from hyperssl.cli.run_claim import holding_run_dir
-from hyperssl.cli.trainer import StopOnSignal, build_trainer, check_accelerator_present
+from hyperssl.cli.trainer import build_trainer, check_accelerator_present
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
