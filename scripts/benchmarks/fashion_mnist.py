@@ -243,7 +243,6 @@ CLAIMS = (
         metric="knn_top1",
         extra_metrics=("val/alignment", "val/uniformity"),
         verdict=tracks_lower_losses("knn_top1", ("val/alignment", "val/uniformity")),
-        seeds=(5,),
     ),
     Claim(
         name="hcr",

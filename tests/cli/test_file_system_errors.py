@@ -2,11 +2,13 @@
 file where the run directory or one of its parents should be, a disk that fills while a
 checkpoint is saved. Nothing that was there before changes."""
 
+import errno
+
 import pytest
 from full_disk import FULL_DISK_AVAILABLE, on_a_full_disk
 from hydra_runs import REPO, TINY, run_entry_cases
 
-from hyperssl.cli.errors import EXIT_FILE_SYSTEM
+from hyperssl.cli.errors import EXIT_FILE_SYSTEM, describe_file_system_error
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +64,32 @@ def test_a_full_disk_while_saving_names_the_checkpoint_and_leaves_no_partial_fil
     )
     assert list(checkpoints.iterdir()) == []  # neither a checkpoint nor a temporary
     assert not (root / "full_disk_run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            PermissionError(errno.EACCES, "Permission denied", "/data/train"),
+            "/data/train: Permission denied; allowed: check its permissions, or choose another "
+            "path",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/runs/x"),
+            "/runs/x: Read-only file system; allowed: a writable path",
+        ),
+    ],
+)
+def test_permissions_and_read_only_disks_are_described_through_the_errors_they_cause(error, line):
+    try:
+        try:
+            raise error
+        except OSError as cause:
+            raise RuntimeError("unexpected pos 64 vs 0") from cause
+    except RuntimeError as raised:
+        assert describe_file_system_error(raised) == line
+
+
+def test_other_errors_are_not_file_system_errors():
+    assert describe_file_system_error(OSError(errno.ECONNREFUSED, "Connection refused")) is None
+    assert describe_file_system_error(ValueError("no")) is None
