@@ -136,6 +136,32 @@ def test_no_override_value_puts_a_job_outside_multirun(tmp_path):
     assert created_elsewhere == before
 
 
+def test_a_job_subdir_leading_out_of_the_sweep_fails_alone_and_touches_no_run(tmp_path):
+    """``hydra.sweep.subdir`` climbing out of the sweep onto an earlier run's directory: the job
+    is refused in one line, the earlier run is left as it was."""
+    earlier = tmp_path / "earlier_run"
+    earlier.mkdir()
+    (earlier / "summary.json").write_text('{"knn_top1": 90.0}\n')
+    before = file_hashes(earlier)
+    result = run_entry(
+        "main_pretrain.py",
+        [
+            "-m",
+            *TINY,
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            "hydra.sweep.subdir=../earlier_run",
+            "seed=5",
+        ],
+        timeout=600,
+    )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "hydra.sweep.subdir: '../earlier_run' puts the job at" in result.stderr
+    assert "Traceback" not in result.stderr
+    after = file_hashes(earlier)
+    assert {path: after.get(path) for path in before} == before
+    assert not (earlier / ".lock").exists()  # never claimed
+
+
 def test_side_by_side_sweep_runs_its_jobs_with_dataloader_workers(tmp_path):
     """The README's ``hydra/launcher=local_parallel``: both jobs train with a DataLoader worker
     (joblib's workers once failed to start theirs)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import save_file
 from torch import nn
@@ -50,6 +51,21 @@ def drop_further_ranks_log() -> None:
                 path.unlink()
 
 
+def check_inside_sweep_dir(run_dir: Path) -> None:
+    """A sweep job's directory lies inside its sweep's: a ``hydra.sweep.subdir`` that leads out
+    of it (``..``, an absolute path) could reach another run's directory."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    sweep_dir = Path(HydraConfig.get().sweep.dir).resolve()
+    if not run_dir.resolve().is_relative_to(sweep_dir):
+        raise ConfigError(
+            "hydra.sweep.subdir",
+            f"{HydraConfig.get().sweep.subdir!r} puts the job at {run_dir}, outside the sweep "
+            f"directory {sweep_dir}",
+            "a path inside hydra.sweep.dir",
+        )
+
+
 def ensure_fresh_run_dir(run_dir: Path, unfinished_ok: bool = False) -> None:
     """Refuse a run directory that already holds results: nothing is ever overwritten.
 
@@ -57,6 +73,7 @@ def ensure_fresh_run_dir(run_dir: Path, unfinished_ok: bool = False) -> None:
     Claims the run dir first (:func:`claim_run_dir`), so that two runs started together cannot
     both find it fresh.
     """
+    check_inside_sweep_dir(run_dir)
     claim_run_dir(run_dir)
     names = FINISHED_RUN_FILES if unfinished_ok else RESULT_FILES
     existing = [name for name in names if (run_dir / name).exists()]
@@ -138,6 +155,7 @@ def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
     run writes any. A job killed before its first checkpoint leaves a metrics.csv (and maybe an
     empty checkpoints folder): its training restarts from scratch, so they are overwritten.
     """
+    check_inside_sweep_dir(run_dir)
     checkpoints = run_dir / "checkpoints"
     if is_global_rank_zero():
         for path in remove_stale_temporaries(checkpoints):

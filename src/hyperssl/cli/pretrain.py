@@ -15,6 +15,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from hyperssl.callbacks.stop_on_signal import StopOnSignal
 from hyperssl.cli.artifacts import (
+    check_inside_sweep_dir,
     checkpoint_to_resume,
     drop_further_ranks_log,
     is_global_rank_zero,
@@ -63,6 +64,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_accelerator_present(cfg.trainer)
     drop_further_ranks_log()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    check_inside_sweep_dir(run_dir)
     with holding_run_dir(run_dir) if is_global_rank_zero() else contextlib.nullcontext():
         return _train(cfg, run_dir)
 
