@@ -56,9 +56,8 @@ class TrainerConfig:
     sync_batchnorm: bool | None = None  # None: on whenever training is distributed
     enable_progress_bar: bool = True
     num_sanity_val_steps: int = 0
-    # Not a Lightning argument: convolutions in channels-last layout on CUDA devices (faster
-    # with tensor cores under mixed precision; the gpu and ddp presets turn it on; ignored on
-    # CPUs).
+    # Not a Lightning argument: convolutions in channels-last layout (faster with tensor cores
+    # under mixed precision; the gpu and ddp presets turn it on; ignored under DDP on CPUs).
     channels_last: bool = False
 
 

@@ -221,9 +221,10 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         # Known from the data set rather than read off each batch's labels, which would wait for
         # the device every step.
         self.labelled_data = getattr(self.trainer.datamodule, "labelled", True)
-        if self.memory_format == torch.channels_last and self.device.type != "cuda":
-            # It pays with tensor cores; on CPUs, DDP's gradient buckets mismatch its strides
-            # and warn on every step.
+        distributed_on_cpu = self.device.type == "cpu" and self.trainer.world_size > 1
+        if self.memory_format == torch.channels_last and distributed_on_cpu:
+            # DDP's CPU gradient buckets do not match channels-last strides: a warning on every
+            # step and no speed to gain (the layout pays with tensor cores).
             self.memory_format = torch.contiguous_format
         if self.memory_format == torch.channels_last:
             self.to(memory_format=torch.channels_last)
