@@ -124,9 +124,22 @@ def compose(preset: str, tmp_path, *overrides: str):
     return cfg
 
 
+@pytest.fixture(scope="module")
+def composed(tmp_path_factory):
+    """Each preset composed once for the tests that only read it (composing takes a second)."""
+    configs: dict[str, object] = {}
+
+    def preset_config(preset: str):
+        if preset not in configs:
+            configs[preset] = compose(preset, tmp_path_factory.mktemp("compose"))
+        return configs[preset]
+
+    return preset_config
+
+
 @pytest.mark.parametrize("preset", sorted(REFERENCES))
-def test_preset_has_the_references_settings(preset, tmp_path):
-    cfg = compose(preset, tmp_path)
+def test_preset_has_the_references_settings(preset, composed):
+    cfg = composed(preset)
     expected, _, _ = REFERENCES[preset]
     actual = OmegaConf.to_container(
         OmegaConf.create(
@@ -137,8 +150,8 @@ def test_preset_has_the_references_settings(preset, tmp_path):
 
 
 @pytest.mark.parametrize("preset", sorted(REFERENCES))
-def test_preset_lr_follows_the_references_rule_epoch_by_epoch(preset, tmp_path):
-    cfg = compose(preset, tmp_path)
+def test_preset_lr_follows_the_references_rule_epoch_by_epoch(preset, composed):
+    cfg = composed(preset)
     _, rule, _ = REFERENCES[preset]
     epochs = cfg.trainer.max_epochs
     lrs = lrs_over(cfg.scheduler, total_steps=epochs, steps_per_epoch=1)
@@ -146,8 +159,8 @@ def test_preset_lr_follows_the_references_rule_epoch_by_epoch(preset, tmp_path):
 
 
 @pytest.mark.parametrize("preset", sorted(REFERENCES))
-def test_preset_training_view_is_the_references_transform(preset, tmp_path):
-    cfg = compose(preset, tmp_path)
+def test_preset_training_view_is_the_references_transform(preset, composed):
+    cfg = composed(preset)
     _, _, degrees = REFERENCES[preset]
     (aug,) = cfg.augmentations
     pipeline = build_pipeline(aug, cfg.data.mean, cfg.data.std)
@@ -159,10 +172,10 @@ def test_preset_training_view_is_the_references_transform(preset, tmp_path):
 
 
 @pytest.mark.parametrize("preset", sorted(p for p in REFERENCES if "vgg11" in p))
-def test_vgg_presets_build_the_references_mlp_before_the_spherization(preset, tmp_path):
+def test_vgg_presets_build_the_references_mlp_before_the_spherization(preset, tmp_path, composed):
     """models/vgg.py: Linear(512, 4096), ReLU, Dropout, Linear(4096, 4096), then SphericLinear;
     the plain network keeps the second ReLU and Dropout before its Linear(4096, classes)."""
-    spherized = backbone_from_config(cfg := compose(preset, tmp_path), pretrain_crop_size(cfg))
+    spherized = backbone_from_config(cfg := composed(preset), pretrain_crop_size(cfg))
     assert [type(m) for m in spherized.head] == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
     assert spherized.head[0].in_features == 512 and spherized.num_features == 4096
     pools = {type(m) for m in spherized.features if isinstance(m, nn.AvgPool2d | nn.MaxPool2d)}

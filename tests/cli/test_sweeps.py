@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra_runs import REPO, TINY, run_entry
+from hydra_runs import REPO, TINY, run_entry, run_entry_cases
 
 from hyperssl.config import short_dir_name
 
@@ -77,18 +77,25 @@ def test_the_objectives_sweep_tables_knn_and_the_diagnostics_of_each_run(tmp_pat
     assert "| 0 |" in rows["dclw/tvmf/seed5"]  # method.objective_weight: NT-Xent switched off
 
 
-@pytest.mark.parametrize(
-    "override,expected",
-    [
-        ("hydra/launcher=slurm", "SlurmLauncher"),
-        ("hydra/launcher=local_parallel", "LocalParallelLauncher"),
-        ("hydra/sweeper=optuna_temperature", "OptunaSweeper"),
-    ],
-)
-def test_launcher_and_sweeper_presets_compose(override, expected):
-    result = run_entry("main_pretrain.py", [override, "--cfg", "hydra"])
+PRESETS = {
+    "hydra/launcher=slurm": "SlurmLauncher",
+    "hydra/launcher=local_parallel": "LocalParallelLauncher",
+    "hydra/sweeper=optuna_temperature": "OptunaSweeper",
+}
+
+
+@pytest.fixture(scope="module")
+def composed_presets():
+    # Case names become file names: the expected class names, not the overrides.
+    cases = {expected: [override, "--cfg", "hydra"] for override, expected in PRESETS.items()}
+    return run_entry_cases("main_pretrain.py", cases)
+
+
+@pytest.mark.parametrize("override", PRESETS)
+def test_launcher_and_sweeper_presets_compose(override, composed_presets):
+    result = composed_presets[PRESETS[override]]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert expected in result.stdout
+    assert PRESETS[override] in result.stdout
 
 
 def file_hashes(root: Path) -> dict[Path, str]:
