@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hyperssl.cli.artifacts import ensure_fresh_run_dir, record_hydra_files, write_summary
 from hyperssl.cli.checkpoints import load_pretrained
+from hyperssl.cli.held_logs import logs_held_until_success
 from hyperssl.errors import ConfigError
 from hyperssl.eval.data import (
     apply_in_chunks,
@@ -100,15 +101,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     record_hydra_files(run_dir, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     feature_types = list(dict.fromkeys(cfg.knn.feature_type))
-    encoder = load_pretrained(
-        cfg.pretrained_feature_extractor, with_projector="projector" in feature_types
-    )
-    data = load_eval_data(cfg.data, split_seed_of(encoder, cfg))
-    data.require_val()
-    if max(cfg.knn.k) > len(data.train):
-        raise ConfigError(
-            "knn.k", f"{max(cfg.knn.k)} exceeds the {len(data.train)} training images"
+    with logs_held_until_success():
+        encoder = load_pretrained(
+            cfg.pretrained_feature_extractor, with_projector="projector" in feature_types
         )
+        data = load_eval_data(cfg.data, split_seed_of(encoder, cfg))
+        data.require_val()
+        if max(cfg.knn.k) > len(data.train):
+            raise ConfigError(
+                "knn.k", f"{max(cfg.knn.k)} exceeds the {len(data.train)} training images"
+            )
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     device = resolve_device(cfg.device)
     cache = FeatureCache(cfg.feature_cache.dir, cfg.feature_cache.enabled)

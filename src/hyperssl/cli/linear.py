@@ -33,6 +33,7 @@ from hyperssl.cli.artifacts import (
     write_summary,
 )
 from hyperssl.cli.checkpoints import load_pretrained
+from hyperssl.cli.held_logs import logs_held_until_success
 from hyperssl.cli.trainer import build_trainer, check_accelerator_present
 from hyperssl.data.augment import build_pipeline
 from hyperssl.eval.data import (
@@ -76,15 +77,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     warn_if_warmup_covers_the_run(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    encoder = load_pretrained(cfg.pretrained_feature_extractor)
-    if encoder.image_size != cfg.data.image_size:
-        log.warning(
-            "the backbone was pretrained on %d px crops; data.image_size is %d",
-            encoder.image_size,
-            cfg.data.image_size,
-        )
-    data = load_eval_data(cfg.data, split_seed_of(encoder, cfg))
-    data.require_val()
+    with logs_held_until_success():
+        encoder = load_pretrained(cfg.pretrained_feature_extractor)
+        if encoder.image_size != cfg.data.image_size:
+            log.warning(
+                "the backbone was pretrained on %d px crops; data.image_size is %d",
+                encoder.image_size,
+                cfg.data.image_size,
+            )
+        data = load_eval_data(cfg.data, split_seed_of(encoder, cfg))
+        data.require_val()
     mode = probe_mode(cfg)
     batch_size = cfg.optimizer.batch_size
     num_features = encoder.backbone.num_features
