@@ -114,8 +114,6 @@ def test_full_disk_skips_the_cache_with_one_warning(tmp_path, monkeypatch, caplo
     assert list((tmp_path / "cache").iterdir()) == []  # no temporary left behind
 
 
-
-
 @pytest.fixture(scope="module")
 def unwritable_cache_runs(pretrained_run, cifar10_root, tmp_path_factory):
     """main_knn.py (and one main_linear.py) with a cache that cannot be written, and without a
