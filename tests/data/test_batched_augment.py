@@ -315,6 +315,18 @@ def test_without_rotation_the_other_parameters_are_drawn_as_before():
     assert (plain.angle == 0).all()
 
 
+def test_a_view_without_rotation_draws_nothing_for_it():
+    """The rotation's draw is the only one it adds, so views without it leave the generator where
+    they did before the option existed (the next view and batch draw the same)."""
+    aug, batch = AugmentationConfig(), 8
+    plain = torch.Generator().manual_seed(0)
+    sample_view_params(aug, batch, (32, 32), generator=plain)
+    torch.rand(batch, generator=plain)  # what a rotation would draw
+    rotated = torch.Generator().manual_seed(0)
+    sample_view_params(replace(aug, rotation_degrees=15.0), batch, (32, 32), generator=rotated)
+    assert torch.equal(plain.get_state(), rotated.get_state())
+
+
 def test_steps_are_applied_with_the_per_image_pipelines_probabilities():
     aug = AugmentationConfig(
         color_jitter=ColorJitterConfig(prob=0.3),

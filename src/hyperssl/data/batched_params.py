@@ -41,8 +41,8 @@ class ViewParams:
     jitter_factors: float [B, 4], the brightness, contrast, saturation and hue factors; an
         operation of strength 0 gets its identity (1, 1, 1, 0).
     sigma: float [B], the Gaussian blur's standard deviation in pixels.
-    angle: float [B], the rotation in degrees, counter-clockwise (drawn last, so that the other
-        draws are the same with and without a rotation).
+    angle: float [B], the rotation in degrees, counter-clockwise (drawn last and only when the
+        view rotates, so that the random stream of a view without rotation is unchanged).
     """
 
     box: Tensor
@@ -142,6 +142,14 @@ def _jitter_factors(draw: _Draw, aug: AugmentationConfig) -> Tensor:
     return torch.stack(factors, dim=1)
 
 
+def _rotation_angles(draw: _Draw, degrees: float) -> Tensor:
+    """``v2.RandomRotation(degrees).make_params``: U[-degrees, degrees] per image; zeros, drawing
+    nothing, for a view that does not rotate."""
+    if degrees == 0:
+        return torch.zeros(draw.batch, device=draw.device)
+    return draw.uniform(-degrees, degrees)
+
+
 def sample_view_params(
     aug: AugmentationConfig,
     batch: int,
@@ -174,5 +182,5 @@ def sample_view_params(
         sigma=draw.uniform(blur.sigma_min, blur.sigma_max),
         solarize=draw.bernoulli(aug.solarization.prob),
         equalize=draw.bernoulli(aug.equalization.prob),
-        angle=draw.uniform(-aug.rotation_degrees, aug.rotation_degrees),
+        angle=_rotation_angles(draw, aug.rotation_degrees),
     )
