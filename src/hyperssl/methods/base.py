@@ -10,8 +10,7 @@ from __future__ import annotations
 import abc
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import numpy as np
 import pytorch_lightning as pl
@@ -20,18 +19,13 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from hyperssl.backbones import create_backbone
-from hyperssl.errors import ConfigError, NonFiniteLossError, require
+from hyperssl.errors import ConfigError, require
 from hyperssl.eval.metrics import labelled_cross_entropy, top_k_accuracy
 from hyperssl.geometries import create_geometry
 from hyperssl.heads import LossHead, StepOutput, build_head, build_heads
 from hyperssl.layers.projector import ProjectorConfig
-from hyperssl.methods.nan_guard import (
-    NonFiniteGuard,
-    StateGuard,
-    StateSnapshot,
-    any_process,
-    checks_each_step,
-)
+from hyperssl.methods.nan_guard import checks_each_step
+from hyperssl.methods.nan_guard_hooks import NanGuardHooks
 from hyperssl.methods.performance import compile_modules, to_memory_format
 from hyperssl.optim import ScheduledOptimization, split_decay_groups
 from hyperssl.registry import PartConfig
@@ -39,7 +33,6 @@ from hyperssl.step_logging import is_logging_step
 
 Batch = tuple[list[Tensor], Tensor, Tensor]
 PROBE_LOSS = "the online probe's loss 'train/probe_loss'"
-LAST_GOOD = "checkpoints/last_good.ckpt"
 
 
 @dataclass
@@ -100,7 +93,7 @@ def unique_log_names(objective: str, selected: list[str]) -> list[str]:
     return [f"objective_{objective}" if objective in selected else objective, *selected]
 
 
-class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
+class BaseMethod(NanGuardHooks, ScheduledOptimization, pl.LightningModule, abc.ABC):
     """Backbone + the method's modules + heads + online probe.
 
     Hooks, in the order they run: ``build_classifier()`` (the online probe, or a supervised
@@ -144,11 +137,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
         losses = {name: f"head {name!r}" for name in self.head_names}
         if self.online_probe:
             losses[PROBE_LOSS] = PROBE_LOSS
-        self.nan_guard = NonFiniteGuard(losses)
-        self.state_guard = StateGuard()
-        self._state_before_step = StateSnapshot()  # nan_guard=step: put back if a step fails
-        self._snapshot_due = True  # the first (micro-)batch of an optimizer step takes it
-        self._nan_check_each_step = True  # resolved from cfg.nan_guard in on_fit_start
+        self.set_up_nan_guard(losses)
         self.logs_this_step = True  # whether the current training step logs (step_logging.py)
         self.labelled_data = True  # whether training labels exist (set in on_fit_start)
         self.memory_format = (
@@ -247,9 +236,7 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
                 )
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        if self._nan_check_each_step and self._snapshot_due and self._trainer is not None:
-            self._state_before_step.take(self, self.trainer.optimizers)
-            self._snapshot_due = False
+        self._snapshot_before_step()
         views, labels, _ = batch
         views = [to_memory_format(view, self.memory_format) for view in views]
         local = self.embed(views, labels)
@@ -304,74 +291,6 @@ class BaseMethod(ScheduledOptimization, pl.LightningModule, abc.ABC):
             metrics["train/probe_loss"] = probe_loss.detach()
             metrics["train/probe_acc1"] = top_k_accuracy(probe_logits, labels, 1)
         return metrics
-
-    # ----------------------------------------------------------------- the NaN guard
-    def _stop_if_a_loss_is_not_finite(self) -> None:
-        """``nan_guard=step``, before the optimizer step: one host read of the loss record."""
-        failure = self.nan_guard.failure()
-        if any_process(self, failure is not None):
-            self._stop_at_last_good_state(
-                failure or f"step {self.global_step}: a loss of another process was non-finite"
-            )
-
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
-        self._snapshot_due = True
-        if self._nan_check_each_step:
-            failure = self.state_guard.after(self, self.global_step + 1)  # not yet counted
-            if failure is not None:
-                self._stop_at_last_good_state(failure)
-
-    def _stop_at_last_good_state(self, failure: str) -> NoReturn:
-        """``nan_guard=step``: put back the state from before this step, save it as
-        ``checkpoints/last_good.ckpt`` and stop, naming the step and what failed."""
-        optimizers = self.trainer.optimizers if self._trainer is not None else []
-        restored = self._state_before_step.restore(self, optimizers)
-        run_dir = self.trainer.default_root_dir if self._trainer is not None else None
-        if not (restored and run_dir):
-            raise NonFiniteLossError(failure)
-        before = self.state_guard.after(self, self.global_step)
-        if before is not None:  # broken after the previous step's check (a queue push)
-            raise NonFiniteLossError(f"{failure}; the state before this step was not finite either")
-        self.trainer.save_checkpoint(Path(run_dir) / "checkpoints" / "last_good.ckpt")
-        raise NonFiniteLossError(f"{failure}; the state before this step is in {LAST_GOOD}")
-
-    def _check_where_the_host_reads(self) -> None:
-        """``nan_guard=deferred``: read the device-side loss record and check the state where the
-        host reads anyway (logging steps, validation, the end of training)."""
-        if not self._nan_check_each_step:
-            self._raise_if_not_finite(self.global_step)
-
-    def _raise_if_not_finite(self, steps_done: int) -> None:
-        """Raise if the loss record (deferred mode) or the state after ``steps_done`` steps holds
-        a NaN or inf: what precedes every checkpoint, so none holding one is written."""
-        loss = None if self._nan_check_each_step else self.nan_guard.failure()
-        if any_process(self, loss is not None) and loss is None:
-            loss = "a loss of another process was non-finite"
-        failures = [loss, self.state_guard.after(self, steps_done)]
-        found = "; ".join(failure for failure in failures if failure is not None)
-        if found:
-            raise NonFiniteLossError(
-                f"{found}; no checkpoint was written after it, so checkpoints/last.ckpt (if any) "
-                "is the last good state"
-            )
-
-    def on_train_start(self) -> None:
-        failure = self.state_guard.at_start(self)
-        if failure is not None:
-            raise NonFiniteLossError(
-                f"{failure}; resume from a checkpoint whose tensors are finite"
-            )
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            self._check_where_the_host_reads()
-
-    def on_validation_start(self) -> None:
-        self._check_where_the_host_reads()  # before validation reads damaged weights
-
-    def on_train_end(self) -> None:
-        self._check_where_the_host_reads()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, labels = batch
