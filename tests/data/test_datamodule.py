@@ -178,6 +178,26 @@ def test_shuffle_order_is_a_function_of_seed_and_epoch(cifar10_root):
     assert orders[0] == orders[2] != orders[1]
 
 
+def test_worker_augmentations_are_a_function_of_seed_and_epoch_not_the_global_generator(
+    cifar10_root,
+):
+    """A run resumed mid-epoch makes the epoch's iterator again from other global random states:
+    its workers must still draw the same views."""
+    config = DataConfig(
+        dataset="cifar10", train_path=str(cifar10_root), num_workers=2, augment_on="workers"
+    )
+    module = PretrainDataModule(config, [AugmentationConfig()], 16, seed=3)
+    module.setup()
+    loader = module.train_dataloader()
+    views = []
+    for epoch, global_seed in ((1, 0), (1, 99), (2, 0)):
+        loader.sampler.set_epoch(epoch)
+        torch.manual_seed(global_seed)
+        views.append(next(iter(loader))[0][0])
+    assert torch.equal(views[0], views[1])
+    assert not torch.equal(views[0], views[2])
+
+
 def test_batched_path_gathers_uint8_batches_from_memory_without_workers(cifar10_root):
     config = DataConfig(dataset="cifar10", train_path=str(cifar10_root), num_workers=2)
     module = PretrainDataModule(config, [AugmentationConfig()], 8)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import warnings
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
-import torch
 from lightning_fabric.utilities.data import _set_sampler_epoch
 from pytorch_lightning.callbacks import Callback
 
-
-def _random_states() -> tuple[Any, ...]:
-    return torch.get_rng_state(), np.random.get_state(), random.getstate()
-
-
-def _set_random_states(states: tuple[Any, ...]) -> None:
-    torch.set_rng_state(states[0])
-    np.random.set_state(states[1])
-    random.setstate(states[2])
+from hyperssl.random_states import capture_random_states, restore_random_states
 
 
 class ResumeDataPosition(Callback):
@@ -35,18 +24,18 @@ class ResumeDataPosition(Callback):
     drops its own), and the random states are set back to the checkpoint's, since an uninterrupted
     run draws nothing there. Hand-written: torchdata's StatefulDataLoader is not a dependency.
 
-    Exact for data loaded in the main process (in-memory data sets, ``data.num_workers=0``). With
-    worker processes, the augmentations of the rest of an epoch resumed mid-epoch differ, as the
-    workers' random streams are not in a checkpoint; the batches are the same.
+    Exact with worker processes too: their seeds come from the sampler's (seed, epoch) generator
+    (:class:`~hyperssl.data.sampler.EpochSeededShuffle`), and the dropped batches pass through
+    the same workers in the same order.
     """
 
     def __init__(self) -> None:
-        self._restored: tuple[Any, ...] | None = None
+        self._restored: dict[str, Any] | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After the checkpoint's module state (and random states) are restored, before the loop
         # creates the iterator.
-        self._restored = _random_states() if trainer.ckpt_path else None
+        self._restored = capture_random_states() if trainer.ckpt_path else None
         # Lightning's warning that a mid-epoch resume replays the wrong batches: not so here.
         warnings.filterwarnings(
             "ignore", "You're resuming from a checkpoint that ended before the epoch ended"
@@ -59,11 +48,11 @@ class ResumeDataPosition(Callback):
         fetcher = fit_loop._data_fetcher
         if fetcher is None or fit_loop._combined_loader is None:
             return
-        _set_random_states(self._restored)
+        restore_random_states(self._restored)
         for loader in fit_loop._combined_loader.flattened:
             _set_sampler_epoch(loader, trainer.current_epoch)
         iter(fetcher)
         if fit_loop.restarted_mid_epoch:
             for _ in range(fit_loop.epoch_loop.batch_progress.current.completed):
                 next(fetcher.iterator)
-            _set_random_states(self._restored)
+            restore_random_states(self._restored)

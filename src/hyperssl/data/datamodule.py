@@ -40,6 +40,7 @@ from hyperssl.data.schema import (
     validate_augmentations,
     validate_data_config,
 )
+from hyperssl.data.worker_init import init_data_worker
 from hyperssl.errors import ConfigError
 
 
@@ -246,16 +247,22 @@ class PretrainDataModule(pl.LightningDataModule):
         """Training loaders shuffle by (seed, epoch) and drop the last partial batch; the others
         keep order and every sample.
 
-        Workers are not persistent: each epoch's workers are seeded from the global torch RNG,
-        which checkpoints save and restore, so a resumed run draws the same augmentations.
+        Workers are not persistent: each epoch's workers of a training loader are seeded from
+        the sampler's (seed, epoch) generator, so a resumed run draws the same augmentations,
+        mid-epoch too. (Without workers the loader draws no seed that matters, and its generator
+        is left as it was, so the global random stream of such runs is unchanged.)
         """
         options.setdefault("num_workers", self.data_config.num_workers)
+        sampler = EpochSeededShuffle(dataset, self.seed) if train else None
+        if sampler is not None and options["num_workers"] > 0:
+            options["generator"] = sampler.worker_seeds
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochSeededShuffle(dataset, self.seed) if train else None,
+            sampler=sampler,
             drop_last=train,
             pin_memory=self.data_config.pin_memory and torch.cuda.is_available(),
+            worker_init_fn=init_data_worker,
             **options,
         )
 

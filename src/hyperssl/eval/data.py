@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, Sequen
 from hyperssl.data.augment import eval_transform
 from hyperssl.data.datamodule import PretrainDataModule, TransformedDataset
 from hyperssl.data.schema import AugmentationConfig
+from hyperssl.data.worker_init import init_data_worker
 from hyperssl.errors import ConfigError
 from hyperssl.eval.feature_cache import FeatureCache, file_fingerprint
 from hyperssl.eval.features import extract_features
@@ -113,6 +114,7 @@ def image_loader(
         sampler=sample_order(images, shuffle, seed),
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
+        worker_init_fn=init_data_worker,
     )
 
 

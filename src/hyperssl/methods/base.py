@@ -8,11 +8,9 @@ optimizer and the schedule. A new method is a subclass of about a hundred lines.
 from __future__ import annotations
 
 import abc
-import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -28,6 +26,7 @@ from hyperssl.methods.nan_guard import checks_each_step
 from hyperssl.methods.nan_guard_hooks import NanGuardHooks
 from hyperssl.methods.performance import compile_modules, to_memory_format
 from hyperssl.optim import ScheduledOptimization, split_decay_groups
+from hyperssl.random_states import capture_random_states, restore_random_states
 from hyperssl.registry import PartConfig
 from hyperssl.step_logging import is_logging_step
 
@@ -343,20 +342,9 @@ class BaseMethod(NanGuardHooks, ScheduledOptimization, pl.LightningModule, abc.A
     # ------------------------------------------------------------ exact resume of randomness
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._raise_if_not_finite(self.global_step)  # never write a NaN or inf
-        # Plain lists and tensors only, so the checkpoint loads with torch.load(weights_only=True).
-        name, keys, position, has_gauss, cached = np.random.get_state()
-        checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
-            "numpy": [name, keys.tolist(), position, has_gauss, cached],
-            "python": random.getstate(),
-        }
+        checkpoint["rng_states"] = capture_random_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         states = checkpoint.get("rng_states")
         if states is not None:
-            torch.set_rng_state(states["torch"])
-            name, keys, position, has_gauss, cached = states["numpy"]
-            np.random.set_state(
-                (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached)
-            )
-            random.setstate(states["python"])
+            restore_random_states(states)
