@@ -24,12 +24,7 @@ class NonFiniteLossError(RuntimeError):
 
 class TrainingInterruptedError(Exception):
     """Training stopped on a signal after saving a checkpoint at a step boundary; its message is
-    the line printed. ``requeued``: Lightning's SLURM plugin requeued the job, which then ends
-    with status 0, as a job it requeues does."""
-
-    def __init__(self, message: str, requeued: bool = False) -> None:
-        super().__init__(message)
-        self.requeued = requeued
+    the line printed."""
 
 
 def require(ok: bool, key: str, value: object, allowed: str) -> None:

@@ -1,15 +1,18 @@
-"""SIGTERM, SIGUSR1 and SIGINT stop a real ``main_pretrain.py`` run mid-epoch with a checkpoint
-of the last completed step, and ``resume=auto`` continues from it to exactly the weights of an
-uninterrupted run.
+"""SIGTERM, SIGUSR1, SIGINT and SIGUSR2 stop a real ``main_pretrain.py`` run mid-epoch with a
+checkpoint of the last completed step, and ``resume=auto`` continues from it to exactly the
+weights of an uninterrupted run, with DataLoader worker processes.
 
-One run directory goes through the three signals in turn, each sent mid-epoch while the process
+One run directory goes through the four signals in turn, each sent mid-epoch while the process
 waits after a known step (``tests/kill_harness.py pause=<n>``), each followed by ``resume=auto``,
-like a job pre-empted and requeued three times. An interrupted run writes no summary.json: it
+like a job pre-empted and requeued four times. Each signal goes to the run's whole process group,
+its two data workers included, as SLURM and a terminal's Ctrl-C send them: the workers leave it to
+the main process. An interrupted run writes no summary.json: it
 did not finish; its last line on stderr says where its checkpoint is and how to continue.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -37,13 +40,17 @@ SIGNALS = [
     (signal.SIGTERM, 2, []),  # epoch 0, before its checkpoint
     (signal.SIGUSR1, 4, ["resume=auto"]),  # continues at step 2; epoch 1
     (signal.SIGINT, 7, ["resume=auto"]),  # continues at step 4; epoch 2
+    (signal.SIGUSR2, 8, ["resume=auto"]),  # continues at step 7; epoch 2
 ]
+# Views made per image in two worker processes.
+WORKERS = ["data.augment_on=workers", "data.num_workers=2"]
 
 
 def interrupt_at(step: int, signum: signal.Signals, run_dir: Path, overrides: list[str], log: Path):
     """Start the run paused after ``step``, send it ``signum``; its exit status and stderr."""
     marker = log.with_suffix(".paused")
-    arguments = [f"pause={step}", str(marker), *RUN, *overrides, f"hydra.run.dir={run_dir}"]
+    arguments = [f"pause={step}", str(marker), *RUN, *WORKERS, *overrides]
+    arguments.append(f"hydra.run.dir={run_dir}")
     with open(log, "w") as stdout, open(log.with_suffix(".stderr"), "w") as stderr:
         process = subprocess.Popen(
             [sys.executable, str(HARNESS), *arguments],
@@ -51,6 +58,7 @@ def interrupt_at(step: int, signum: signal.Signals, run_dir: Path, overrides: li
             env=environment(),
             stdout=stdout,
             stderr=stderr,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 180
     while not marker.exists():
@@ -59,7 +67,7 @@ def interrupt_at(step: int, signum: signal.Signals, run_dir: Path, overrides: li
             process.wait()
             pytest.fail(f"the run never reached step {step}:\n{log.read_text()[-3000:]}")
         time.sleep(0.05)
-    process.send_signal(signum)
+    os.killpg(process.pid, signum)
     return process.wait(timeout=120), log.with_suffix(".stderr").read_text()
 
 
@@ -76,8 +84,8 @@ def interrupted_run(tmp_path_factory) -> dict:
             "files": checkpoint_files(run_dir),
             "summary": (run_dir / "summary.json").exists(),
         }
-    resumed = pretrain(run_dir, "resume=auto")
-    uninterrupted = pretrain(root / "uninterrupted")
+    resumed = pretrain(run_dir, *WORKERS, "resume=auto")
+    uninterrupted = pretrain(root / "uninterrupted", *WORKERS)
     return {
         "run_dir": run_dir,
         "interrupts": interrupts,
@@ -113,7 +121,7 @@ def test_the_epoch_end_checkpoints_stay_those_of_completed_epochs(interrupted_ru
     files = {name: interrupt["files"] for name, interrupt in interrupted_run["interrupts"].items()}
     assert "last.ckpt" not in files["SIGTERM"]
     assert files["SIGUSR1"]["last.ckpt"] == 3
-    assert files["SIGINT"]["last.ckpt"] == 6
+    assert files["SIGINT"]["last.ckpt"] == files["SIGUSR2"]["last.ckpt"] == 6
 
 
 def test_resume_auto_after_the_last_signal_continues_from_the_interrupt_checkpoint(

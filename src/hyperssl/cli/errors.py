@@ -35,8 +35,8 @@ from hyperssl.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
 EXIT_SWEEP_JOBS_FAILED = 4  # the other jobs of the sweep ran; one line per failed job
-# Stopped by SIGTERM, SIGINT or SIGUSR1 after saving a checkpoint: continue with resume=auto
-# (sysexits' EX_TEMPFAIL, "temporary failure, the user is invited to retry").
+# Stopped by SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 after saving a checkpoint: continue with
+# resume=auto (sysexits' EX_TEMPFAIL, "temporary failure, the user is invited to retry").
 EXIT_INTERRUPTED = os.EX_TEMPFAIL
 # The file system refused (permissions, a full or read-only disk, a file where a directory
 # should be): not a bad value, but no program error either (sysexits' EX_IOERR).
@@ -175,8 +175,12 @@ def describe_bad_input(error: BaseException) -> str | None:
     return None
 
 
-# Whether the user asked for tracebacks; read before HYDRA_FULL_ERROR is set for our own use.
-_SHOW_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
+# Whether the user asked for tracebacks, read before HYDRA_FULL_ERROR is set for our own use and
+# kept in HYPERSSL_SHOW_TRACEBACK for the processes started from here: a sweep's SLURM jobs
+# inherit the launcher's environment, HYDRA_FULL_ERROR=1 included.
+_SHOW_TRACEBACK = (
+    os.environ.setdefault("HYPERSSL_SHOW_TRACEBACK", os.environ.get("HYDRA_FULL_ERROR", "0")) == "1"
+)
 
 
 def _exit_if_bad_input(error: Exception) -> None:
@@ -186,8 +190,8 @@ def _exit_if_bad_input(error: Exception) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_NON_FINITE)
     if isinstance(error, TrainingInterruptedError):
-        print(f"{'requeued' if error.requeued else 'error'}: {error}", file=sys.stderr)
-        sys.exit(0 if error.requeued else EXIT_INTERRUPTED)
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     message = describe_bad_input(error)
     if message is not None:
         print(f"error: {message}", file=sys.stderr)

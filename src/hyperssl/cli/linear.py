@@ -34,7 +34,11 @@ from hyperssl.cli.artifacts import (
 )
 from hyperssl.cli.checkpoints import load_pretrained
 from hyperssl.cli.held_logs import logs_held_until_success
-from hyperssl.cli.trainer import build_trainer, check_accelerator_present
+from hyperssl.cli.trainer import (
+    build_trainer,
+    check_accelerator_present,
+    check_slurm_allocation,
+)
 from hyperssl.data.augment import build_pipeline
 from hyperssl.eval.data import (
     backbone_features,
@@ -70,6 +74,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate the probe as configured; returns (and writes) the run's summary."""
     validate_linear(cfg)
     check_accelerator_present(cfg.trainer)
+    check_slurm_allocation(cfg.trainer)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if is_global_rank_zero():  # further DDP processes start in the same run directory
         ensure_fresh_run_dir(run_dir)

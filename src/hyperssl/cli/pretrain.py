@@ -24,7 +24,11 @@ from hyperssl.cli.artifacts import (
     write_summary,
 )
 from hyperssl.cli.run_claim import holding_run_dir
-from hyperssl.cli.trainer import build_trainer, check_accelerator_present
+from hyperssl.cli.trainer import (
+    build_trainer,
+    check_accelerator_present,
+    check_slurm_allocation,
+)
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
 from hyperssl.eval.knn import weighted_knn
@@ -62,6 +66,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     claimed for the run's life (:mod:`hyperssl.cli.run_claim`) by the first process."""
     validate_pretrain(cfg)
     check_accelerator_present(cfg.trainer)
+    check_slurm_allocation(cfg.trainer)
     drop_further_ranks_log()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     check_inside_sweep_dir(run_dir)
@@ -91,6 +96,8 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         except SIGTERMException as stop:
             (stop_on_signal,) = [c for c in trainer.callbacks if isinstance(c, StopOnSignal)]
+            # In a job submitit launched, its handler requeues the job (on its signal) and exits.
+            stop_on_signal.hand_back()
             raise stop_on_signal.interruption(trainer) from stop
         train_seconds = time.perf_counter() - start
 

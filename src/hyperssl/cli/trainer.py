@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 
@@ -114,6 +116,43 @@ def check_accelerator_present(trainer_cfg: DictConfig) -> None:
         )
 
 
+def cluster_plugins() -> list[SLURMEnvironment]:
+    """Under SLURM, Lightning's SLURM environment with its auto-requeue off.
+
+    One requeue path: submitit's (``hydra/launcher=slurm``), which requeues on its signal
+    (SIGUSR2) once :class:`~hyperssl.callbacks.stop_on_signal.StopOnSignal` has saved the step.
+    Lightning's would save ``hpc_ckpt_*.ckpt`` from inside its SIGUSR1 handler, mid-step, and
+    requeue beside it. A job started by a script of one's own ends with status 75 on any stop
+    signal, for that script to requeue (``scontrol requeue $SLURM_JOB_ID``).
+    """
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
+def check_slurm_allocation(trainer_cfg: DictConfig) -> None:
+    """In a SLURM job, one line where its tasks are not one Lightning process each: every task
+    would otherwise train its own copy of the model into the same run directory."""
+    if not SLURMEnvironment.detect():
+        return
+    tasks, nodes = int(os.environ["SLURM_NTASKS"]), int(os.environ.get("SLURM_JOB_NUM_NODES", 1))
+    devices = trainer_cfg.devices
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    expected = f"{tasks // nodes} (this job's tasks per node, hydra.launcher.tasks_per_node)"
+    require(
+        isinstance(devices, int) and devices > 0,
+        "trainer.devices",
+        devices,
+        f"a count of processes per node under SLURM: {expected}",
+    )
+    require(
+        trainer_cfg.num_nodes == nodes,
+        "trainer.num_nodes",
+        trainer_cfg.num_nodes,
+        f"{nodes}, the nodes of this SLURM job (hydra.launcher.nodes)",
+    )
+    require(devices * nodes == tasks, "trainer.devices", devices, expected)
+
+
 def build_trainer(
     cfg: DictConfig, run_dir: Path, has_validation: bool, resume_from: Path | None = None
 ) -> pl.Trainer:
@@ -126,7 +165,7 @@ def build_trainer(
     callbacks = build_callbacks(cfg, run_dir, has_validation)
     return pl.Trainer(
         **arguments,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         default_root_dir=run_dir,
         logger=build_loggers(cfg, run_dir, resume_from),
         callbacks=callbacks,
