@@ -65,3 +65,19 @@ def test_in_a_job_lightnings_slurm_environment_is_used_without_its_auto_requeue(
     (plugin,) = cluster_plugins()
     assert isinstance(plugin, SLURMEnvironment)
     assert not plugin.auto_requeue
+
+
+def test_an_interactive_allocation_is_no_job_to_check(slurm_job, monkeypatch):
+    """``srun --job-name=interactive``: Lightning does not treat it as a SLURM job either."""
+    slurm_job(2, 1)
+    monkeypatch.setenv("SLURM_JOB_NAME", "interactive")
+    check_slurm_allocation(trainer(devices=1))
+    assert cluster_plugins() == []
+
+
+def test_outside_a_job_nothing_is_printed_where_srun_exists(monkeypatch, recwarn):
+    monkeypatch.delenv("SLURM_NTASKS", raising=False)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    check_slurm_allocation(trainer())
+    cluster_plugins()
+    assert [str(warning.message) for warning in recwarn] == []

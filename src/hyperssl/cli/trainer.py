@@ -116,6 +116,16 @@ def check_accelerator_present(trainer_cfg: DictConfig) -> None:
         )
 
 
+def in_slurm_job() -> bool:
+    """Whether this process is a task of a SLURM job that Lightning treats as one: what
+    ``SLURMEnvironment.detect()`` answers, without its warning, outside a job, that srun exists
+    (a line before every one-line error on a cluster's login node)."""
+    return "SLURM_NTASKS" in os.environ and SLURMEnvironment.job_name() not in (
+        "bash",
+        "interactive",
+    )
+
+
 def cluster_plugins() -> list[SLURMEnvironment]:
     """Under SLURM, Lightning's SLURM environment with its auto-requeue off.
 
@@ -125,13 +135,13 @@ def cluster_plugins() -> list[SLURMEnvironment]:
     requeue beside it. A job started by a script of one's own ends with status 75 on any stop
     signal, for that script to requeue (``scontrol requeue $SLURM_JOB_ID``).
     """
-    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+    return [SLURMEnvironment(auto_requeue=False)] if in_slurm_job() else []
 
 
 def check_slurm_allocation(trainer_cfg: DictConfig) -> None:
     """In a SLURM job, one line where its tasks are not one Lightning process each: every task
     would otherwise train its own copy of the model into the same run directory."""
-    if not SLURMEnvironment.detect():
+    if not in_slurm_job():
         return
     tasks, nodes = int(os.environ["SLURM_NTASKS"]), int(os.environ.get("SLURM_JOB_NUM_NODES", 1))
     devices = trainer_cfg.devices
