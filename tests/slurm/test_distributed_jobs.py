@@ -1,16 +1,20 @@
 """Distributed jobs on a real SLURM cluster (tests/slurm/conftest.py): one Lightning process per
 SLURM task trains one model, whether the tasks share a node or sit on two (emulated) nodes whose
-names do not resolve; tasks that do not match the trainer are refused in one line.
+names do not resolve; a 2-process job requeued mid-epoch ends with the weights of its
+uninterrupted twin; tasks that do not match the trainer are refused in one line.
 
-The three launchers run side by side; the cluster queues what does not fit.
+The launchers run side by side; the cluster queues what does not fit.
 """
 
 import json
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from hydra_runs import TINY
-from slurm_jobs import finish, job_id, launch, node_count
+from safetensors.torch import load_file
+from slurm_jobs import finish, job_id, launch, node_count, restarts, slurm, wait_for
 
 from hyperssl.cli.errors import EXIT_SWEEP_JOBS_FAILED
 
@@ -22,7 +26,12 @@ LAUNCHES = {
     "two_nodes": [*DDP, "trainer.devices=1", "trainer.num_nodes=2"],
     # Two tasks for a one-process trainer: each would train its own copy into the same folder.
     "mismatch": [*TINY, "hydra.launcher.tasks_per_node=2"],
+    # Twins of 3 epochs of 11 steps (1437 digits, 2 ranks of 64 a step); job 1 is requeued.
+    "requeued": [*DDP, "trainer.devices=2", "trainer.max_epochs=3", "optimizer.batch_size=64"]
+    + ["backbone.kwargs.width=32", "trainer.limit_train_batches=null", "resume=auto"]
+    + ["seed=5,5", "hydra.sweep.subdir=${hydra.job.num}"],
 }
+REQUEUED_STEPS_PER_EPOCH = 11
 
 
 def job_log(sweep: Path, task: int) -> str:
@@ -42,11 +51,19 @@ def distributed(slurm_environment, tmp_path_factory) -> dict:
         )
         for name, arguments in LAUNCHES.items()
     }
+    # Once epoch 0 of job 1 is saved, and epoch 1 under way: mid-epoch.
+    twin = root / "requeued" / "1"
+    wait_for(twin / "checkpoints" / "last.ckpt", launchers["requeued"], root / "requeued.log")
+    time.sleep(1.5)
+    slurm(slurm_environment, "scontrol", "requeue", job_id(root / "requeued", 1))
     return {
         name: {
             "status": finish(launcher, root / f"{name}.log"),
             "log": (root / f"{name}.log").read_text(),
             "sweep": root / name,
+            "restarts": restarts(slurm_environment, job_id(root / name, 1))
+            if name == "requeued"
+            else None,
         }
         for name, launcher in launchers.items()
     }
@@ -74,3 +91,20 @@ def test_tasks_that_do_not_match_the_trainer_are_refused_in_one_line(distributed
         "hydra.launcher.tasks_per_node)"
     )
     assert not list(job["sweep"].glob("*/checkpoints"))
+
+
+def test_a_ddp_job_requeued_mid_epoch_ends_with_its_uninterrupted_twins_weights(distributed):
+    job = distributed["requeued"]
+    assert job["status"] == 0, job["log"][-3000:]
+    assert job["restarts"] >= 1
+    twin = job["sweep"] / "1"
+    summary = json.loads((twin / "summary.json").read_text())
+    assert summary["resumed_from"] == str(twin / "checkpoints" / "interrupted.ckpt")
+    interrupted = torch.load(
+        twin / "checkpoints" / "interrupted.ckpt", map_location="cpu", weights_only=True
+    )
+    assert interrupted["global_step"] % REQUEUED_STEPS_PER_EPOCH != 0
+    assert summary["global_step"] == 3 * REQUEUED_STEPS_PER_EPOCH
+    uninterrupted = load_file(job["sweep"] / "0" / "backbone.safetensors")
+    resumed = load_file(twin / "backbone.safetensors")
+    assert [name for name in resumed if not torch.equal(resumed[name], uninterrupted[name])] == []
