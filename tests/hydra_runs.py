@@ -125,12 +125,19 @@ def entry_environment() -> dict[str, str]:
     return env
 
 
-def run_entry(script: str, args: list[str], cwd: Path = REPO, timeout: float = 300):
-    """Run ``python <script> args`` as a user would; returns the CompletedProcess."""
+def run_entry(
+    script: str,
+    args: list[str],
+    cwd: Path = REPO,
+    timeout: float = 300,
+    environment: dict[str, str] | None = None,
+):
+    """Run ``python <script> args`` as a user would (in :func:`entry_environment` unless an
+    ``environment`` is given); returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
         cwd=cwd,
-        env=entry_environment(),
+        env=environment or entry_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,

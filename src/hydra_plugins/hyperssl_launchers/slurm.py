@@ -95,7 +95,7 @@ class QueueWatchingSlurmLauncher(SlurmLauncher):
         check_counts(self.params)
         # submitit reads the watcher off its job class; hand-written because submitit has no
         # setting for it.
-        SlurmJob.watcher = QueueWatcher(delay_s=60)
+        SlurmJob.watcher = QueueWatcher()
         try:
             returns = super().launch(job_overrides, initial_job_idx)
         except UncompletedJobError as lost:
