@@ -404,7 +404,7 @@ def test_float_images_are_refused():
         transform(torch.rand(2, 3, 32, 32))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_cuda_gives_the_pixels_of_the_cpu():
     # No equalization: its binning to uint8 levels may round a pixel differently on each device.
     aug = AugmentationConfig(
