@@ -34,17 +34,15 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from benchmarking import augmentation, evaluation, report
-from benchmarking.bare import BARE_METHODS, run_bare
+from benchmarking.bare import BARE_METHODS
 from benchmarking.framework import Settings, method_config, quiet_lightning, run_framework
-from benchmarking.measure import StepResult, environment, memory_description
-from omegaconf import DictConfig
+from benchmarking.measure import environment, memory_description
+from benchmarking.steps import compare_step, fastest_of_rounds
 
 from hyperssl.heads import HEADS
 from hyperssl.methods import METHODS
@@ -103,36 +101,11 @@ def device_defaults(args: argparse.Namespace) -> None:
         args.stat = "mean" if gpu else "median"
 
 
-def fastest_of_rounds(
-    rounds: int, cfg: DictConfig, settings: Settings, *runs: Callable[..., StepResult]
-) -> list[StepResult]:
-    """Every run ``rounds`` times, interleaved (a burst of load elsewhere then hits one round,
-    not one side); for each run the round of the fastest step (other processes only add time)."""
-    kept: list[list[StepResult]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for run, results in zip(runs, kept, strict=True):
-            results.append(run(cfg, settings))
-    return [min(results, key=lambda result: result.seconds_per_step) for results in kept]
-
-
 def run_methods(settings: Settings, methods: list[str], rounds: int) -> list[dict[str, Any]]:
-    rows = []
-    for method in methods:
-        cfg = method_config(method, [], settings)
-        # One untimed step first: one-time costs of new shapes (kernel selection, scratch buffers,
-        # cuDNN autotuning) then land in neither side's time or memory.
-        run_bare(cfg, replace(settings, warmup=0, steps=1))
-        framework, bare = fastest_of_rounds(rounds, cfg, settings, run_framework, run_bare)
-        overhead = framework.seconds_per_step / bare.seconds_per_step
-        rows.append(
-            {
-                "method": method,
-                "framework": framework.as_dict(),
-                "bare": bare.as_dict(),
-                "overhead": overhead,
-            }
-        )
-    return rows
+    return [
+        {"method": method, **compare_step(method_config(method, [], settings), settings, rounds)}
+        for method in methods
+    ]
 
 
 def missing_inputs(method: str, heads: list[str]) -> list[str]:

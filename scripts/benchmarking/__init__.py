@@ -3,6 +3,7 @@
 measure.py     timing, peak memory, the environment
 framework.py   the real config, method and ``pl.Trainer.fit`` on pre-made batches
 bare.py        the same training step as a plain PyTorch loop
+steps.py       one step on both sides, framework and bare
 evaluation.py  k-NN, linear probe and feature extraction speed
 augmentation.py  views/second of the augmentation pipelines
 report.py      the tables printed on stdout
