@@ -99,6 +99,42 @@ def test_resize_center_crop_and_padded_crop_match_torchvision(height, width):
     assert_levels_close(augment_view(images, params, aug), expected, ONE_STEP_LEVELS)
 
 
+# Images of unequal sizes (H, W), both orientations: a batch padded to the largest, 41 x 40.
+UNEQUAL_SIZES = [(32, 32), (24, 40), (41, 30), (20, 36)] * 2
+
+
+def padded_batch(sizes: list[tuple[int, int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Random uint8 images of ``sizes``, and the batch padded to the largest with white (a crop
+    that read the padding would show it)."""
+    images = [random_images(1, height, width)[0] for height, width in sizes]
+    largest = torch.tensor(sizes).amax(dim=0).tolist()
+    padded = torch.full((len(sizes), 3, *largest), 255, dtype=torch.uint8)
+    for out, image in zip(padded, images, strict=True):
+        out[:, : image.shape[1], : image.shape[2]] = image
+    return images, padded
+
+
+@pytest.mark.parametrize("rrc", [True, False], ids=["random-resized-crop", "resize-center-crop"])
+def test_images_padded_to_the_batchs_largest_match_torchvision_on_each_image(rrc):
+    """Each image is cropped within its own size: the random resized crop of its own box, or
+    the resize of its own short side then the center and padded crops (non-square images)."""
+    aug = only(
+        rrc=RandomResizedCropConfig(enabled=rrc, crop_min_scale=0.08),
+        random_crop_padding=0 if rrc else 4,
+    )
+    images, padded = padded_batch(UNEQUAL_SIZES)
+    sizes = torch.tensor(UNEQUAL_SIZES)
+    params = sample_view_params(aug, len(images), sizes, generator=torch.Generator().manual_seed(0))
+    expected = []
+    for image, (top, left, height, width) in zip(images, params.box.tolist(), strict=True):
+        if rrc:
+            expected.append(TF.resized_crop(image, top, left, height, width, [32, 32], BICUBIC))
+        else:
+            resized = TF.center_crop(TF.resize(image, [32], interpolation=BICUBIC), [32])
+            expected.append(TF.crop(TF.pad(resized, [4]), top + 4, left + 4, 32, 32))
+    assert_levels_close(augment_view(padded, params, aug, sizes), expected, ONE_STEP_LEVELS)
+
+
 JITTER_OPS = ["brightness", "contrast", "saturation", "hue"]
 
 
@@ -264,6 +300,24 @@ def test_random_resized_crop_boxes_follow_torchvision(height, width, min_scale):
         theirs_rate = (theirs.double() == fallback).all(dim=1).double().mean()
         assert 0.2 < theirs_rate < 0.8
         assert abs(ours_rate - theirs_rate) < 0.05
+
+
+def test_random_resized_crop_boxes_of_unequal_images_each_follow_torchvision_for_its_size():
+    """A batch of 32 x 32 and 20 x 60 images (alternating): each image's box follows
+    ``RandomResizedCrop`` on an image of its own size, not of the padded batch's."""
+    own_sizes = [(32, 32), (20, 60)]
+    aug = only(rrc=RandomResizedCropConfig(crop_min_scale=0.3))
+    generator = torch.Generator().manual_seed(1)
+    sizes = torch.tensor(own_sizes).repeat(DRAWS, 1)
+    boxes = sample_view_params(aug, len(sizes), sizes, generator=generator).box.double()
+    rrc = v2.RandomResizedCrop(32, scale=(0.3, 1.0))
+    keys = ["top", "left", "height", "width"]
+    for k, (height, width) in enumerate(own_sizes):
+        ours = boxes[k :: len(own_sizes)]
+        assert (ours[:, 0] + ours[:, 2]).max() <= height
+        assert (ours[:, 1] + ours[:, 3]).max() <= width
+        theirs = torchvision_draws(rrc, [torch.zeros(3, height, width)], keys)
+        assert_same_distribution(ours, theirs)
 
 
 def test_padded_crop_offsets_follow_torchvision():

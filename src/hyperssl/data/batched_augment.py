@@ -53,7 +53,14 @@ def _keys_cubic(x: Tensor) -> Tensor:
     return torch.where(x < 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
 
 
-def resample_weights(start: Tensor, length: Tensor, out_size: int, in_size: int) -> Tensor:
+def resample_weights(
+    start: Tensor,
+    length: Tensor,
+    out_size: int,
+    in_size: int,
+    resized: Tensor | None = None,
+    offset: Tensor | None = None,
+) -> Tensor:
     """float [B, out_size, in_size]: row j of image b takes the window [start, start + length)
     of an axis of ``in_size`` pixels to ``out_size`` pixels.
 
@@ -61,12 +68,17 @@ def resample_weights(start: Tensor, length: Tensor, out_size: int, in_size: int)
     ``resized_crop(..., antialias=True)`` calls: the kernel is stretched by the downscaling factor
     and renormalised over the window's pixels, so downscaling is antialiased as in the per-image
     path (``F.grid_sample`` would not be, and uses a = -0.75). Window pixels outside [0, in_size)
-    count as zeros (a padded crop never rescales, so its rows are pixel selections).
+    count as zeros (a padded crop never rescales, so its rows are pixel selections); pixels past
+    the window are never read (an image padded to its batch's size).
     start, length: long [B].
+    resized, offset: long [B], a resize then a crop: the window resized to ``resized`` pixels, of
+        which rows ``offset`` to ``offset + out_size`` are kept (default: out_size and 0).
     """
     device = start.device
-    scale = (length / out_size)[:, None, None]
-    centers = start[:, None, None] + (torch.arange(out_size, device=device)[:, None] + 0.5) * scale
+    scale = (length / (out_size if resized is None else resized))[:, None, None]
+    rows = torch.arange(out_size, device=device)
+    rows = rows[:, None] if offset is None else (rows + offset[:, None])[:, :, None]
+    centers = start[:, None, None] + (rows + 0.5) * scale
     pixels = torch.arange(in_size, device=device)
     x = (pixels + 0.5 - centers) / scale.clamp(min=1.0)
     window = (pixels >= start[:, None, None]) & (pixels < (start + length)[:, None, None])
@@ -75,40 +87,47 @@ def resample_weights(start: Tensor, length: Tensor, out_size: int, in_size: int)
     return weights / torch.where(total == 0, 1.0, total)
 
 
-def _resize_then_center_crop(in_size: int, resized: int, size: int, device: torch.device) -> Tensor:
-    """float [size, in_size]: ``v2.Resize`` of an axis to ``resized`` pixels (bicubic,
-    antialiased), then ``v2.CenterCrop`` to ``size``."""
-    full = torch.tensor([0], device=device), torch.tensor([in_size], device=device)
-    weights = resample_weights(*full, resized, in_size)[0]
-    top = int(round((resized - size) / 2.0))
-    return weights[top : top + size]
+def _resize_then_center_crop(in_size: Tensor, resized: Tensor, size: int, padded: int) -> Tensor:
+    """float [B, size, padded]: ``v2.Resize`` of each image's axis of ``in_size`` [B] pixels to
+    ``resized`` [B] pixels (bicubic, antialiased), then ``v2.CenterCrop`` to ``size``."""
+    top = ((resized - size) / 2.0).round().long()  # torchvision's int(round()): half to even
+    start = torch.zeros_like(in_size)
+    return resample_weights(start, in_size, size, padded, resized=resized, offset=top)
 
 
 def _geometry_weights(
-    params: ViewParams, aug: AugmentationConfig, height: int, width: int
+    params: ViewParams, aug: AugmentationConfig, padded: Sequence[int], sizes: Tensor | None
 ) -> tuple[Tensor, Tensor]:
     """The rows and columns resampling matrices [B, S, H] and [B, S, W] of the crop (S the crop
-    size), the horizontal flip folded into the columns'.
+    size, H x W the ``padded`` size of the batch), the horizontal flip folded into the columns'.
+
+    sizes: long [B, 2], each image's own (H, W) in the top left corner of the padded batch
+    (None: every image fills it).
 
     Folding the flip in is exact: every step between the crop and the flip commutes with it
     (pointwise colour maps, whole-image statistics, a symmetric blur kernel with reflect padding).
     """
     size = aug.crop_size
+    height, width = padded
     top, left, box_h, box_w = params.box.unbind(dim=1)
     if aug.rrc.enabled:
         rows = resample_weights(top, box_h, size, height)
         columns = resample_weights(left, box_w, size, width)
     else:
+        if sizes is None:
+            sizes = torch.tensor([height, width], device=top.device).expand(len(top), 2)
+        image_h, image_w = sizes.unbind(dim=1)
         # Resize's short side goes to ``size``, the long one in proportion (torchvision's rule).
-        short, long = sorted((height, width))
-        resized_long = int(size * long / short)
-        resized_h, resized_w = (size, resized_long) if height <= width else (resized_long, size)
-        device = params.box.device
+        resized_long = (size * torch.maximum(image_h, image_w)).double()
+        resized_long = (resized_long / torch.minimum(image_h, image_w)).long()
+        portrait = image_h > image_w
+        resized_h = torch.where(portrait, resized_long, size)
+        resized_w = torch.where(portrait, size, resized_long)
         rows = resample_weights(top, box_h, size, size) @ _resize_then_center_crop(
-            height, resized_h, size, device
+            image_h, resized_h, size, height
         )
         columns = resample_weights(left, box_w, size, size) @ _resize_then_center_crop(
-            width, resized_w, size, device
+            image_w, resized_w, size, width
         )
     if aug.horizontal_flip.prob > 0:
         columns = torch.where(params.flip[:, None, None], columns.flip(1), columns)
@@ -227,14 +246,17 @@ def rotate(x: Tensor, angle: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
-def augment_view(images: Tensor, params: ViewParams, aug: AugmentationConfig) -> Tensor:
+def augment_view(
+    images: Tensor, params: ViewParams, aug: AugmentationConfig, sizes: Tensor | None = None
+) -> Tensor:
     """One view of uint8 images [B, 3, H, W] by ``aug`` with the given parameters:
     float32 [B, 3, S, S] in [0, 1] (not normalised), S = aug.crop_size.
 
-    Steps with probability 0 in ``aug`` are skipped whatever ``params`` says.
+    sizes: long [B, 2], each image's own (H, W) when the images are of unequal sizes, each in the
+    top left corner of the batch padded to the largest (the padding is never read); None: every
+    image is H x W. Steps with probability 0 in ``aug`` are skipped whatever ``params`` says.
     """
-    height, width = images.shape[-2:]
-    rows, columns = _geometry_weights(params, aug, height, width)
+    rows, columns = _geometry_weights(params, aug, images.shape[-2:], sizes)
     # Bicubic overshoots. torchvision's uint8 resize on CPU (and PIL) resamples the rows first and
     # stores them as uint8, so it clamps between the two passes as well as at the end.
     x = (images.float() @ columns.transpose(1, 2)[:, None]).clamp_(0.0, 255.0)
@@ -276,19 +298,28 @@ class BatchedMultiViewTransform:
         return len(self.pipelines)
 
     @torch.no_grad()
-    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+    def __call__(
+        self,
+        images: Tensor,
+        generator: torch.Generator | None = None,
+        sizes: Tensor | None = None,
+    ) -> list[Tensor]:
         """images: uint8 [B, 3, H, W] -> V float32 [B, 3, crop, crop], normalised, on the images'
-        device; ``generator`` (on that device) draws every random parameter."""
+        device; ``generator`` (on that device) draws every random parameter.
+
+        sizes: long [B, 2] on that device, each image's own (H, W) in the top left corner of a
+        batch of unequal sizes padded to the largest (:func:`augment_view`); None: all H x W.
+        """
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(
                 f"expected uint8 [B, 3, H, W], got {images.dtype} {tuple(images.shape)}"
             )
         mean, std = self.mean.to(images.device), self.std.to(images.device)
         views = []
+        image_size = (images.shape[2], images.shape[3]) if sizes is None else sizes
         for aug in self.pipelines:
-            size = (images.shape[2], images.shape[3])
-            params = sample_view_params(aug, len(images), size, images.device, generator)
-            views.append((augment_view(images, params, aug) - mean) / std)
+            params = sample_view_params(aug, len(images), image_size, images.device, generator)
+            views.append((augment_view(images, params, aug, sizes) - mean) / std)
         return views
 
     def __repr__(self) -> str:

@@ -84,17 +84,18 @@ class _Draw:
 
 
 def _rrc_box(
-    draw: _Draw, height: int, width: int, scale: tuple[float, float]
+    draw: _Draw, height: Tensor, width: Tensor, scale: tuple[float, float]
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``v2.RandomResizedCrop.make_params`` for every image: top, left, h, w, each long [B]."""
-    area = height * width
+    """``v2.RandomResizedCrop.make_params`` for every image of height and width long [B]:
+    top, left, h, w, each long [B]."""
+    area = (height * width).double()[:, None]
     log_ratio = (math.log(RRC_RATIO[0]), math.log(RRC_RATIO[1]))
     # float32 draws used in double precision, as torchvision's ``.item()`` then math.sqrt do.
     target_area = area * draw.uniform(*scale, RRC_TRIES).double()
     aspect = torch.exp(draw.uniform(*log_ratio, RRC_TRIES)).double()
     w = torch.sqrt(target_area * aspect).round()  # round half to even, as Python's round
     h = torch.sqrt(target_area / aspect).round()
-    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    fits = (w > 0) & (w <= width[:, None]) & (h > 0) & (h <= height[:, None])
     first = fits.int().argmax(dim=1, keepdim=True)  # the first try that fits
     found = fits.any(dim=1)
     w = w.gather(1, first).squeeze(1).long()
@@ -110,14 +111,15 @@ def _rrc_box(
     )
 
 
-def _central_fallback(height: int, width: int) -> tuple[int, int]:
-    """The crop size RandomResizedCrop falls back to after RRC_TRIES misses: (h, w)."""
-    in_ratio = width / height
-    if in_ratio < min(RRC_RATIO):
-        return int(round(width / min(RRC_RATIO))), width
-    if in_ratio > max(RRC_RATIO):
-        return height, int(round(height * max(RRC_RATIO)))
-    return height, width
+def _central_fallback(height: Tensor, width: Tensor) -> tuple[Tensor, Tensor]:
+    """The crop size RandomResizedCrop falls back to after RRC_TRIES misses, for images of
+    height and width long [B]: (h, w), long [B]. In double precision, as torchvision's floats."""
+    low, high = min(RRC_RATIO), max(RRC_RATIO)
+    in_ratio = width.double() / height
+    narrow_h = (width.double() / low).round().long()  # round half to even, as Python's round
+    wide_w = (height.double() * high).round().long()
+    h = torch.where(in_ratio < low, narrow_h, height)
+    return h, torch.where(in_ratio > high, wide_w, width)
 
 
 def _padded_crop_box(draw: _Draw, size: int, padding: int) -> tuple[Tensor, Tensor]:
@@ -153,19 +155,22 @@ def _rotation_angles(draw: _Draw, degrees: float) -> Tensor:
 def sample_view_params(
     aug: AugmentationConfig,
     batch: int,
-    image_size: tuple[int, int],
+    image_size: tuple[int, int] | Tensor,
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
 ) -> ViewParams:
-    """Draw the parameters of one view of ``batch`` images of ``image_size`` (H, W) by ``aug``.
+    """Draw the parameters of one view of ``batch`` images by ``aug``.
 
+    image_size: (H, W) of every image, or long [B, 2] each image's own (H, W) (images of unequal
+        sizes padded to the batch's largest: each random resized crop box is drawn from its own
+        image's size, so it lies inside that image).
     ``generator`` lives on ``device`` (None: torch's default generator there).
     """
     draw = _Draw(batch, torch.device(device), generator)
-    height, width = image_size
+    sizes = torch.as_tensor(image_size, dtype=torch.long, device=draw.device).expand(batch, 2)
     if aug.rrc.enabled:
         scale = (aug.rrc.crop_min_scale, aug.rrc.crop_max_scale)
-        box = torch.stack(_rrc_box(draw, height, width, scale), dim=1)
+        box = torch.stack(_rrc_box(draw, *sizes.unbind(dim=1), scale), dim=1)
     else:
         size = torch.full((batch,), aug.crop_size, dtype=torch.long, device=draw.device)
         top, left = _padded_crop_box(draw, aug.crop_size, aug.random_crop_padding)
