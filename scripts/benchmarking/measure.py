@@ -182,11 +182,12 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device_name": device_name(device),
         "cuda": torch.version.cuda,
         "threads": torch.get_num_threads(),
-        "cpu_count": _cpu_count(),
+        "cpu_count": cpu_count(),
     }
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -104,3 +104,93 @@ def data_table(section: dict[str, Any]) -> str:
         body.append(["batched", "not available", "", ""])
     headers = ["augmentation (symmetric, 2 views)", "views/s", "threads", "speed-up"]
     return table("Data loading", headers, body)
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table, as BENCHMARKS.md's; a ``|`` in a cell is escaped."""
+    lines = [headers, ["---"] * len(headers), *rows]
+    return "\n".join(
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |" for cells in lines
+    )
+
+
+CHECK_COLUMNS = [
+    "kind", "case", "settings", "hyperssl", "bare", "fw/bare time",
+    "hyperssl peak MiB", "bare peak MiB", "data ÷ step", "note",
+]  # fmt: skip
+PRECISIONS = {"32-true": "fp32", "bf16-mixed": "bf16"}
+
+
+def _check_row(
+    kind: str,
+    case: str,
+    settings: str = "",
+    *,
+    rate: str = "",
+    bare_rate: str = "",
+    overhead: str = "",
+    memory: str = "",
+    bare_memory: str = "",
+    data_over_step: str = "",
+    note: str = "",
+) -> list[str]:
+    """The cells of one row, in the order of :data:`CHECK_COLUMNS`."""
+    return [
+        kind, case, settings, rate, bare_rate, overhead, memory, bare_memory, data_over_step, note
+    ]  # fmt: skip
+
+
+def _cuda_tests_row(row: dict[str, Any]) -> list[str]:
+    if "status" in row:
+        return _check_row("CUDA tests", "pytest -m cuda", note=row["status"])
+    counts = ", ".join(f"{row[name]} {name}" for name in ("passed", "failed", "skipped", "errors"))
+    return _check_row("CUDA tests", "pytest -m cuda", note=f"{counts} ({row['seconds']:.0f} s)")
+
+
+def step_settings(row: dict[str, Any]) -> str:
+    """A step row's precision, layout and compile switch: "bf16, channels-last, eager"."""
+    precision = PRECISIONS.get(row["precision"], row["precision"])
+    layout = "channels-last" if row["channels_last"] else "contiguous"
+    return f"{precision}, {layout}, {'compile' if row['compile'] else 'eager'}"
+
+
+def _step_row(row: dict[str, Any]) -> list[str]:
+    case = f"{row['method']}, {row['backbone']}, {row['image_size']} px, batch {row['batch_size']}"
+    settings = step_settings(row)
+    if "framework" not in row:
+        return _check_row("step", case, settings, note=row.get("skipped") or row["error"])
+    framework, bare = row["framework"], row["bare"]
+    return _check_row(
+        "step",
+        case,
+        settings,
+        rate=f"{_rate(framework['images_per_second'])} img/s",
+        bare_rate=f"{_rate(bare['images_per_second'])} img/s",
+        overhead=f"{row['overhead']:.3f}",
+        memory=f"{framework['peak_memory_mib']:.0f}",
+        bare_memory=f"{bare['peak_memory_mib']:.0f}",
+    )
+
+
+def _data_path_row(row: dict[str, Any]) -> list[str]:
+    case = f"{row['source']}, {row['image_size']} px, batch {row['batch_size']}"
+    settings = f"augment_on={row['augment_on']}, {row['where']}"
+    if "views_per_second" not in row:
+        why = row.get("refused") or row.get("error") or row.get("reason", "")
+        return _check_row("data path", case, settings, note=why)
+    ratio = row["data_over_step"]
+    return _check_row(
+        "data path",
+        case,
+        settings,
+        rate=f"{_rate(row['views_per_second'])} views/s",
+        memory=f"{row['peak_memory_mib']:.0f}",
+        data_over_step="" if ratio is None else f"{ratio:.2f}",
+        note=row["step"],
+    )
+
+
+def check_table(rows: list[dict[str, Any]]) -> str:
+    """The GPU check's rows (``scripts/gpu_check.py``) as one markdown table."""
+    render = {"cuda_tests": _cuda_tests_row, "step": _step_row, "data_path": _data_path_row}
+    return markdown_table(CHECK_COLUMNS, [render[row["kind"]](row) for row in rows])

@@ -1,0 +1,45 @@
+"""The test suite's CUDA tests (``@pytest.mark.cuda``), run by pytest in a child process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+
+def run_marked_tests(marker: str, cwd: Path, timeout: float) -> dict[str, Any]:
+    """``pytest -m <marker>`` in ``cwd``: passed, failed, skipped and error counts (from pytest's
+    JUnit XML, which counts what its summary line prints), its exit status and wall seconds."""
+    with tempfile.TemporaryDirectory(prefix="hyperssl-cuda-tests-") as folder:
+        report = Path(folder) / "junit.xml"
+        command = [sys.executable, "-m", "pytest", "-m", marker, "-q", "-p", "no:cacheprovider"]
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*command, f"--junitxml={report}"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+        # No file when pytest stopped before running anything (e.g. a collection error).
+        suite = ET.parse(report).getroot().iter("testsuite") if report.is_file() else []
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for node in suite:
+            for name in counts:
+                counts[name] += int(node.get(name, 0))
+    failed, errors, skipped = counts["failures"], counts["errors"], counts["skipped"]
+    return {
+        "passed": counts["tests"] - failed - errors - skipped,
+        "failed": failed,
+        "skipped": skipped,
+        "errors": errors,
+        "exit_status": done.returncode,
+        "seconds": seconds,
+        "summary": (done.stdout.strip().splitlines() or [""])[-1],
+    }

@@ -1,0 +1,122 @@
+"""scripts/gpu_check.py in its CPU mode writes every row kind, each measured number positive, and
+prints them as one table whose rows all have its columns. Timings are never asserted.
+"""
+
+import contextlib
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+COLUMNS = [
+    "kind", "case", "settings", "hyperssl", "bare", "fw/bare time",
+    "hyperssl peak MiB", "bare peak MiB", "data ÷ step", "note",
+]  # fmt: skip
+METHODS = ["simclr", "mocov2plus", "byol"]
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def cpu_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    """(the JSON file's content, stdout) of one run of ``gpu_check.py --device cpu``."""
+    out = tmp_path_factory.mktemp("gpu_check") / "r.json"
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
+        patch.syspath_prepend(str(SCRIPTS))
+        import gpu_check
+
+        gpu_check.main(["--device", "cpu", "--out", str(out)])
+    return json.loads(out.read_text()), stdout.getvalue()
+
+
+def rows_of(results: dict, kind: str) -> list[dict]:
+    return [row for row in results["rows"] if row["kind"] == kind]
+
+
+def test_json_holds_every_row_kind_and_the_environment(cpu_check):
+    results, _ = cpu_check
+    assert [row["kind"] for row in results["rows"]][:1] == ["cuda_tests"]
+    assert {row["kind"] for row in results["rows"]} == {"cuda_tests", "step", "data_path"}
+    assert (
+        results["command"]
+        == f"python scripts/gpu_check.py --device cpu --out {results['settings']['out']}"
+    )
+    assert results["date"] and results["environment"]["device_name"]
+    assert all(results["environment"][name] for name in ("torch", "torchvision", "lightning"))
+
+
+def test_cuda_tests_are_skipped_without_cuda(cpu_check):
+    results, _ = cpu_check
+    assert rows_of(results, "cuda_tests") == [{"kind": "cuda_tests", "status": "skipped: no CUDA"}]
+
+
+def test_every_method_is_measured_on_every_case_on_both_sides(cpu_check):
+    results, _ = cpu_check
+    steps = rows_of(results, "step")
+    cases = {(row["image_size"], row["batch_size"]) for row in steps}
+    assert cases == {(32, 8), (64, 8)}
+    for case in cases:
+        measured = [row for row in steps if (row["image_size"], row["batch_size"]) == case]
+        assert [row["method"] for row in measured] == METHODS
+    for row in steps:
+        assert row["precision"] == "32-true" and not row["compile"] and row["views_per_image"] == 2
+        for side in ("framework", "bare"):
+            assert positive(row[side]["images_per_second"])
+            assert row[side]["peak_memory_mib"] >= 0
+        assert positive(row["overhead"])
+
+
+def test_data_path_rows_have_a_speed_and_its_ratio_to_the_step(cpu_check):
+    results, _ = cpu_check
+    data = rows_of(results, "data_path")
+    measured = [row for row in data if "views_per_second" in row]
+    in_memory = [row for row in measured if row["source"] == "in_memory"]
+    folder = [row for row in measured if row["source"].startswith("imagefolder")]
+    assert len(in_memory) == 1 and {"auto", "workers"} <= {row["augment_on"] for row in folder}
+    for row in measured:
+        assert positive(row["views_per_second"]) and positive(row["data_over_step"])
+        assert positive(row["step_views_per_second"]) and row["peak_memory_mib"] >= 0
+    step = max(
+        (row for row in rows_of(results, "step") if row["image_size"] == 32),
+        key=lambda row: row["framework"]["images_per_second"],
+    )
+    consumed = 2 * step["framework"]["images_per_second"]
+    assert in_memory[0]["data_over_step"] == pytest.approx(
+        in_memory[0]["views_per_second"] / consumed
+    )
+    assert all("refused" in row for row in data if row not in measured)
+
+
+def test_printed_table_has_one_row_per_result_with_every_column(cpu_check):
+    results, stdout = cpu_check
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    cells = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+    assert cells[0] == COLUMNS and set(cells[1]) == {"---"}
+    assert len(cells) - 2 == len(results["rows"])
+    assert all(len(row) == len(COLUMNS) for row in cells)
+    assert [row[0] for row in cells[2:]] == [
+        {"cuda_tests": "CUDA tests", "step": "step", "data_path": "data path"}[row["kind"]]
+        for row in results["rows"]
+    ]
+
+
+def test_cuda_test_counts_are_pytest_s(tmp_path, monkeypatch):
+    (tmp_path / "test_marked.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.cuda\ndef test_passes():\n    pass\n\n"
+        "@pytest.mark.cuda\ndef test_fails():\n    assert False\n\n"
+        "@pytest.mark.cuda\n@pytest.mark.skip(reason='off')\ndef test_skipped():\n    pass\n\n"
+        "def test_unmarked():\n    assert False\n"
+    )
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from benchmarking.cuda_tests import run_marked_tests
+
+    counts = run_marked_tests("cuda", tmp_path, timeout=120)
+    assert (counts["passed"], counts["failed"], counts["skipped"], counts["errors"]) == (1, 1, 1, 0)
+    assert counts["exit_status"] == 1 and "1 failed, 1 passed, 1 skipped" in counts["summary"]
