@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from hyperssl import ConfigError
 from hyperssl.data.datasets import build_dataset
+from hyperssl.data.image_files import ImageFiles
 from hyperssl.data.in_memory import TensorImages
 from hyperssl.data.registry import DATASETS
 from hyperssl.data.schema import DataConfig, validate_data_config
@@ -41,7 +42,9 @@ def test_every_data_set_reads_its_train_split_as_uint8_images_and_int_labels(nam
     image, label = dataset[0]
     assert image.dtype == torch.uint8 and image.ndim == 3 and image.shape[0] == 3
     assert isinstance(label, int)
+    # The two kinds the batched path reads: images in memory, or image files it decodes.
     assert isinstance(dataset, TensorImages) == DATASETS.get(name).in_memory
+    assert isinstance(dataset, TensorImages | ImageFiles)
 
 
 # fashion_mnist's null train_path reads Debian's package (tests/data/test_mnist_gz.py).
@@ -107,10 +110,9 @@ def test_digits_val_fraction_outside_0_1_is_rejected(val_fraction):
     assert error.value.key == "data.val_fraction"
 
 
-def test_batch_augmentation_lists_the_in_memory_data_sets():
-    data = defaults("imagefolder", train_path="/images", augment_on="batch")
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_data_set_accepts_batch_augmentation_and_refuses_other_values(name):
+    validate_data_config(defaults(name, train_path="/images", augment_on="batch"))
     with pytest.raises(ConfigError) as error:
-        validate_data_config(data)
-    in_memory = [name for name in DATASETS.names() if DATASETS.get(name).in_memory]
-    assert error.value.allowed == f"auto or workers; batch needs one of {', '.join(in_memory)}"
-    assert "imagefolder" not in in_memory and "cifar10" in in_memory
+        validate_data_config(defaults(name, train_path="/images", augment_on="gpu"))
+    assert error.value.key == "data.augment_on"

@@ -4,14 +4,18 @@ Batches:
 - training steps get ``(views, labels, index)``; views a list of V float32 [B, 3, H, W] (V and
   H, W set by the augmentation pipelines), labels long [B] (-1 for unlabelled images), index long
   [B] the sample's position in the pretraining set. Shuffled, last partial batch dropped.
-  Where they are made depends on ``data.augment_on``:
-  - per image (folders, or ``workers``): ``train_dataloader`` yields them, its workers running the
+  Where they are made depends on ``data.augment_on`` (:class:`~hyperssl.data.schema.DataConfig`;
+  ``auto``: batched for in-memory data sets, and for folders on CUDA only):
+  - per image (``workers``): ``train_dataloader`` yields them, its workers running the
     torchvision pipelines of :mod:`hyperssl.data.augment`;
-  - batched (in-memory data sets, ``auto`` or ``batch``): ``train_dataloader`` yields
-    ``(images, labels, index)``, images the uint8 [B, 3, H, W] gathered from memory in one
-    indexing op with no workers, and ``on_after_batch_transfer`` turns them into the views on the
-    device (:mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch,
-    rank): a resumed run draws the same views with no extra checkpoint state.
+  - batched (``batch``): ``train_dataloader`` yields ``(images, labels, index)``, images either
+    the uint8 [B, 3, H, W] of an in-memory data set, gathered in one indexing op with no
+    workers, or the :class:`~hyperssl.data.encoded_files.EncodedImages` whose bytes the workers
+    read from a folder's files; ``on_after_batch_transfer`` turns them into the views on the
+    device (files decoded there first, :mod:`hyperssl.data.encoded_files`; then
+    :mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch, rank):
+    a resumed run draws the same views with no extra checkpoint state. Outside a Trainer,
+    ``augment_batch(batch_on_device, epoch, batch_idx)`` does the same.
 - ``val_dataloader``: ``(images, labels)`` with the eval transform; ``[]`` when there is no
   labelled validation data (``folder``, ``imagefolder`` without ``val_path``, digits with
   ``val_fraction=0``).
@@ -31,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from hyperssl.data.augment import MultiViewTransform, eval_transform
 from hyperssl.data.batched_augment import BatchedMultiViewTransform
 from hyperssl.data.datasets import build_dataset
+from hyperssl.data.encoded_files import EncodedFileBatches, EncodedImages, decode_images
 from hyperssl.data.in_memory import TensorImages
 from hyperssl.data.registry import DATASETS
 from hyperssl.data.sampler import EpochSeededShuffle
@@ -133,11 +138,7 @@ class PretrainDataModule(pl.LightningDataModule):
         self.seed = seed
         # Kept on the batched path too: diagnostics callbacks augment single images with it.
         self.train_transform = MultiViewTransform(augmentations, data.mean, data.std)
-        self.batch_transform = (
-            BatchedMultiViewTransform(augmentations, data.mean, data.std)
-            if data.augment_on == "batch" or (data.augment_on == "auto" and self.source.in_memory)
-            else None
-        )
+        self.batch_transform = BatchedMultiViewTransform(augmentations, data.mean, data.std)
         self.eval_transform = eval_transform(data.image_size, data.mean, data.std, data.eval_resize)
         self.pretrain_set: Dataset | None = None
         self.train_set: Dataset | None = None
@@ -240,8 +241,20 @@ class PretrainDataModule(pl.LightningDataModule):
 
     @property
     def augments_batches(self) -> bool:
-        """Whether training views are made batched on the device (else per image in workers)."""
-        return self.batch_transform is not None
+        """Whether training views are made batched on the device (else per image in workers):
+        ``data.augment_on``, whose ``auto`` is batched for the data sets held in memory and, for
+        image files, on a CUDA device only (see :class:`~hyperssl.data.schema.DataConfig`)."""
+        augment_on = self.data_config.augment_on
+        if augment_on != "auto":
+            return augment_on == "batch"
+        return self.source.in_memory or self._training_device.type == "cuda"
+
+    @property
+    def _training_device(self) -> torch.device:
+        """The trainer's device once one is attached; before, CUDA when there is one."""
+        if self.trainer is None:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return self.trainer.strategy.root_device
 
     def _loader(self, dataset: Dataset, train: bool, **options: Any) -> DataLoader:
         """Training loaders shuffle by (seed, epoch) and drop the last partial batch; the others
@@ -272,28 +285,43 @@ class PretrainDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self._require_setup()
-        if self.augments_batches:
-            if not isinstance(self.pretrain_set, TensorImages):
-                raise TypeError(f"batched augmentation needs TensorImages, not {self.pretrain_set}")
+        if not self.augments_batches:
+            views = MultiViewDataset(self.pretrain_set, self.train_transform)
+            return self._loader(views, train=True)
+        if isinstance(self.pretrain_set, TensorImages):
             batches = InMemoryBatches(self.pretrain_set)
             return self._loader(batches, train=True, num_workers=0, collate_fn=already_collated)
-        return self._loader(MultiViewDataset(self.pretrain_set, self.train_transform), train=True)
+        # Image files: the workers only read their bytes, decoded on the device.
+        files = EncodedFileBatches(self.pretrain_set)
+        return self._loader(files, train=True, collate_fn=already_collated)
 
     def augment_batch(
-        self, batch: tuple[Tensor, Tensor, Tensor], epoch: int, batch_idx: int, rank: int = 0
+        self,
+        batch: tuple[Tensor | EncodedImages, Tensor, Tensor],
+        epoch: int,
+        batch_idx: int,
+        rank: int = 0,
     ) -> tuple[list[Tensor], Tensor, Tensor]:
-        """(uint8 images, labels, index) -> (views, labels, index), on the images' device, drawn
-        from a generator seeded by (seed, epoch, batch_idx, rank)."""
+        """(uint8 images or encoded files, labels, index) -> (views, labels, index), on the
+        images' device, drawn from a generator seeded by (seed, epoch, batch_idx, rank).
+
+        Encoded files are decoded on their device first (:func:`decode_images`; with
+        ``skip_corrupt`` a file that does not decode is replaced, labels included).
+        """
         images, labels, index = batch
+        sizes = None
+        if isinstance(images, EncodedImages):
+            key, skip_corrupt = self.pretrain_set.key, self.data_config.skip_corrupt
+            images, sizes, labels = decode_images(images, labels, key, skip_corrupt)
         generator = torch.Generator(images.device)
         generator.manual_seed(batch_seed(self.seed, epoch, batch_idx, rank))
-        return self.batch_transform(images, generator), labels, index
+        return self.batch_transform(images, generator, sizes), labels, index
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Make the training views of a batched-path batch once it is on the device; evaluation
         batches pass unchanged."""
         trainer = self.trainer
-        if not self.augments_batches or trainer is None or not trainer.training:
+        if trainer is None or not trainer.training or not self.augments_batches:
             return batch
         # Lightning moves a batch to the device before it counts it as ready, so the batch index
         # in the epoch is one past the loop's current one (the loop computes it the same way).

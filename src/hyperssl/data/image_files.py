@@ -119,6 +119,10 @@ class UnlabelledImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def file(self, index: int) -> tuple[str, int]:
+        """The path and label of sample ``index``, not decoded."""
+        return str(self.paths[index]), -1
+
     def _sample(self, index: int) -> tuple[Tensor, int]:
         return read_rgb(self.paths[index], key=self.key), -1
 
@@ -146,10 +150,18 @@ class LabelledImageFiles(ImageFolder):
         self.imgs = self.samples
         self.targets = [target for _, target in self.samples]
 
+    def file(self, index: int) -> tuple[str, int]:
+        """The path and label of sample ``index``, not decoded."""
+        return self.samples[index]
+
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         if self.skip_corrupt:
             return first_readable(super().__getitem__, index, len(self), self.key)
         return super().__getitem__(index)
+
+
+# The data sets of image files, which the batched path reads as encoded bytes.
+ImageFiles = UnlabelledImageFiles | LabelledImageFiles
 
 
 def _require_folder(root: Path, key: str) -> None:

@@ -65,7 +65,8 @@ class DataSource(abc.ABC):
     # False: bundled with a library, so ``data.train_path`` is not needed (nor read).
     reads_files: ClassVar[bool] = True
     # Loaded whole into memory as TensorImages: ``augment_on=auto`` augments its batches on the
-    # device, and ``augment_on=batch`` is allowed.
+    # device, whatever the device. Otherwise its samples are image files (ImageFiles), which
+    # ``auto`` augments batched on CUDA only (decoded there), per image in workers on a CPU.
     in_memory: ClassVar[bool] = False
     # ``data.download=true`` fetches it (Lightning's prepare_data, once per node).
     downloadable: ClassVar[bool] = False

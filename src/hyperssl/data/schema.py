@@ -40,14 +40,35 @@ class DataConfig(PartConfig):
     ``train_path`` where there is one, the held-out ``val_fraction`` for digits, and none for
     imagefolder and folder. Digits are bundled with scikit-learn: the paths are not used.
 
-    ``augment_on`` chooses where training views are made: ``auto`` = batched on the device (the
-    GPU when there is one) for the data sets held in memory (``DataSource.in_memory``), per image
-    in the loader's workers for folders; ``batch`` = require the batched path (an error for a
-    folder data set); ``workers`` = the per-image torchvision path. The batched path loads with no
-    workers (``num_workers`` applies to the other loaders).
+    ``augment_on`` chooses where training views are made:
+    - ``batch``: a batch at a time on the training device (:mod:`hyperssl.data.batched_augment`).
+      Data sets held in memory (``DataSource.in_memory``) are gathered with no workers; image
+      files (imagefolder, folder) are read as bytes by ``num_workers`` workers and decoded on the
+      device, JPEGs by nvJPEG on CUDA, the rest (and all on a CPU) by torchvision's CPU decoders
+      (:mod:`hyperssl.data.encoded_files`), padded to the batch's largest image; each image is
+      cropped within its own size. The crop's cost grows with the batch's largest image (a few
+      multi-megapixel photos among ImageNet-sized ones make every batch pay for them).
+    - ``workers``: per image in the loader's workers (PIL decode, torchvision v2 transforms).
+    - ``auto``: batched for the data sets held in memory; for image files, batched on a CUDA
+      device and per image in workers on a CPU.
+
+    Why image files stay per image on a CPU: measured on this project's 2 shared CPU cores, two
+    runs each, 200 JPEGs of 500x375 and 375x500 (two photos cut up, quality 90), 2 views of 224
+    pixels by the ``symmetric`` recipe, batches of 32, 2 torch threads, views/s over two epochs
+    each timed from its first batch, by a script outside the repository doing ``dm.setup()``,
+    then ``for batch in dm.train_dataloader()`` (and on the batched path
+    ``dm.augment_batch(batch, epoch, i)``): per image in 2 workers 200 and 220; batched with 0
+    workers 88 and 123, with 2 workers reading the bytes 86 and 86; a variant decoding in 2
+    workers (not offered) 116 and 118. Decoding is not what differs (torchvision 1.1-1.2 ms per
+    image, PIL 1.3-1.4 ms): the batched augmentation's float32 steps take 9.4 ms per view on 2
+    threads, the per-image path's uint8 steps 9-10.5 ms per view on one, half the cost per core.
+    No CUDA figure was measured here: batched decoding and augmentation on CUDA follow what GPU
+    pipelines do (solo-learn's DALI for ImageNet-100), leaving the CPU cores only the reading.
 
     ``skip_corrupt`` (imagefolder, folder): leave out the image files that do not decode, with a
-    warning giving their count, instead of stopping with an error naming the first one.
+    warning giving their count, instead of stopping with an error naming the first one; a file
+    that fails later is replaced by the next sample (on the batched path, the next image of its
+    batch), with a warning.
 
     ``eval_resize``: the evaluation view (pretraining validation, linear probe, k-NN) resizes the
     short side to this many pixels, then center-crops ``image_size``; None resizes to
@@ -99,16 +120,9 @@ class DataConfig(PartConfig):
             self.augment_on in AUGMENT_ON,
             f"{key}.augment_on",
             self.augment_on,
-            "auto (batched for in-memory data sets), batch or workers",
+            "auto (batched for in-memory data sets, and for image files on CUDA), batch or workers",
         )
         source = DATASETS.get(self.dataset, f"{key}.dataset")
-        if self.augment_on == "batch" and not source.in_memory:
-            in_memory = ", ".join(entry.name for entry in DATASETS if entry.target.in_memory)
-            raise ConfigError(
-                key=f"{key}.augment_on",
-                problem=f"got 'batch', but {self.dataset!r} images are read from files one by one",
-                allowed=f"auto or workers; batch needs one of {in_memory}",
-            )
         if source.reads_files and not self.train_path:
             raise ConfigError(
                 key=f"{key}.train_path",
