@@ -11,8 +11,8 @@ comparison).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -21,17 +21,7 @@ from torch import Tensor
 
 from benchmarking.measure import synchronize
 from hyperssl.data.augment import MultiViewTransform
-
-
-@contextmanager
-def threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``count`` inside the block."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from hyperssl.intra_op_threads import intra_op_threads
 
 
 def random_images(count: int, size: int, seed: int = 4) -> Tensor:
@@ -53,7 +43,7 @@ def per_image_speed(cfg: DictConfig, count: int) -> dict[str, Any]:
     transform = MultiViewTransform(cfg.augmentations, cfg.data.mean, cfg.data.std)
     images = random_images(count, cfg.data.image_size)
     device = torch.device("cpu")
-    with threads(1):
+    with intra_op_threads(1):
         seconds_of(lambda: [transform(image) for image in images[:8]], device)  # warm-up
         seconds = seconds_of(lambda: [transform(image) for image in images], device)
     views = count * transform.num_views
@@ -77,7 +67,7 @@ def batched_speed(
     transform = BatchedMultiViewTransform(cfg.augmentations, cfg.data.mean, cfg.data.std)
     images = random_images(batch_size, cfg.data.image_size).to(device)
     on_cpu = device.type == "cpu"
-    with threads(1) if on_cpu else nullcontext():
+    with intra_op_threads(1) if on_cpu else nullcontext():
         num_views = len(transform(images))  # warm-up
         seconds = seconds_of(lambda: [transform(images) for _ in range(batches)], device)
     views = batches * batch_size * num_views

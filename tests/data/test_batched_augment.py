@@ -484,3 +484,27 @@ def test_hue_stage_without_selection_never_reads_the_device_and_agrees():
     everywhere = hue_stage(x.clone(), turn, shift, select=False)
     torch.testing.assert_close(everywhere, selected, rtol=0, atol=1e-5)
     torch.testing.assert_close(everywhere[~turn], x[~turn], rtol=0, atol=1e-5)
+
+
+def test_batched_views_on_cpu_are_made_on_one_thread_and_the_thread_count_restored(monkeypatch):
+    """One thread on CPU: its many short parallel regions would each wait for a thread that a
+    busy neighbour process has descheduled."""
+    import hyperssl.data.batched_augment as batched
+
+    seen: list[int] = []
+    real = batched.augment_view
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batched, "augment_view", recording)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        views = BatchedMultiViewTransform([only(), only()], *IDENTITY_STATS)(random_images(4))
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+    assert len(views) == 2 and seen == [1, 1]
+    assert after == 2

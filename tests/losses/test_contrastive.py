@@ -135,6 +135,30 @@ def test_geodesic_losses_agree_across_thread_counts(num_threads):
     assert moco == pytest.approx(expected_moco, abs=2e-5)
 
 
+@pytest.mark.parametrize("geometry", FORMULAS)
+def test_losses_computed_in_row_blocks_match_loops_and_one_block_gradients(geometry, monkeypatch):
+    """Blocks of 3 rows (the last one partial) give the loops' values and the gradients of the
+    same losses computed in one block."""
+    z1, z2 = _rows(5, 4, 41, torch.float64), _rows(5, 4, 42, torch.float64)
+    queue = F.normalize(_rows(7, 4, 43, torch.float64), dim=1)
+
+    def values_and_gradients():
+        a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        nt = nt_xent(a, b, 0.2, geometry)
+        moco = info_nce_queue(a, b, queue, 0.2, geometry)
+        (nt + moco).backward()
+        return nt.item(), moco.item(), a.grad, b.grad
+
+    one_block = values_and_gradients()
+    monkeypatch.setattr(contrastive, "BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(contrastive, "MIN_BLOCK_ROWS", 3)
+    nt, moco, grad_a, grad_b = values_and_gradients()
+    assert nt == pytest.approx(_loop_nt_xent([z1, z2], 0.2, geometry), abs=1e-10)
+    assert moco == pytest.approx(_loop_info_nce(z1, z2, queue, 0.2, geometry), abs=1e-10)
+    torch.testing.assert_close(grad_a, one_block[2], rtol=0, atol=1e-12)
+    torch.testing.assert_close(grad_b, one_block[3], rtol=0, atol=1e-12)
+
+
 def test_nt_xent_is_nt_xent_views_of_the_two_views():
     z1, z2 = _rows(5, 3, 2), _rows(5, 3, 3)
     assert nt_xent(z1, z2, 0.2).item() == nt_xent_views([z1, z2], 0.2).item()

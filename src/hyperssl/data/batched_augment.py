@@ -25,6 +25,7 @@ bicubic overshoots on sharp edges.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -40,6 +41,7 @@ from hyperssl.data.batched_params import (
     sample_view_params,
 )
 from hyperssl.data.schema import AugmentationConfig
+from hyperssl.intra_op_threads import intra_op_threads
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale
 KEYS_A = -0.5  # torch's antialiased bicubic kernel (PIL's), where plain bicubic uses -0.75
@@ -314,6 +316,17 @@ class BatchedMultiViewTransform:
             raise ValueError(
                 f"expected uint8 [B, 3, H, W], got {images.dtype} {tuple(images.shape)}"
             )
+        # On CPU one thread: each of the ~50 ops per view is a short parallel region that waits
+        # for its slowest thread, so when another process shares the cores a descheduled thread
+        # stalls every op. Measured on 2 cores (benchmark.py --sections data --neighbour 2):
+        # 2 threads give 14,000 views/s quiet but 3,900 next to a busy neighbour, 1 thread
+        # 11,300 and 8,600.
+        with intra_op_threads(1) if images.device.type == "cpu" else nullcontext():
+            return self._views(images, generator, sizes)
+
+    def _views(
+        self, images: Tensor, generator: torch.Generator | None, sizes: Tensor | None
+    ) -> list[Tensor]:
         mean, std = self.mean.to(images.device), self.std.to(images.device)
         views = []
         image_size = (images.shape[2], images.shape[3]) if sizes is None else sizes
