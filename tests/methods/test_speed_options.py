@@ -28,8 +28,8 @@ def trained_model(overrides, run_dir, monkeypatch):
 
 
 def test_channels_last_trains_the_same_model_in_the_other_layout(tmp_path, monkeypatch):
-    trained_model([], tmp_path / "plain", monkeypatch)
-    last, _ = trained_model(["trainer.channels_last=true"], tmp_path / "last", monkeypatch)
+    trained_model(["trainer.channels_last=false"], tmp_path / "plain", monkeypatch)
+    last, _ = trained_model([], tmp_path / "last", monkeypatch)  # channels-last by default
     convs = [p for p in last.backbone.parameters() if p.dim() == 4]
     assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
     assert not all(p.is_contiguous() for p in convs)
