@@ -340,3 +340,40 @@ def test_block_by_block_softmax_equals_the_whole_matrix_at_once(geometry, monkey
     block_losses, block_grads = values_and_grads()
     for block, whole in zip(block_losses + block_grads, whole_losses + whole_grads, strict=True):
         torch.testing.assert_close(block, whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["nt_xent", "info_nce_queue"])
+def test_small_losses_run_forward_and_backward_on_one_thread_on_cpu(loss, monkeypatch):
+    """Small problems on one thread (a busy neighbour process stalls parallel regions); larger
+    ones on torch's threads; the thread count is restored after either."""
+    seen: list[int] = []
+    real_mm = torch.mm
+
+    def recording_mm(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_mm(*args, **kwargs)
+
+    def run() -> list[int]:
+        seen.clear()
+        z1, z2 = _rows(4, 3, 51, torch.float32), _rows(4, 3, 52, torch.float32)
+        z1.requires_grad_()
+        if loss == "nt_xent":
+            value = nt_xent(z1, z2)
+        else:
+            value = info_nce_queue(z1, z2, _rows(6, 3, 53, torch.float32))
+        value.backward()
+        return list(seen)
+
+    monkeypatch.setattr(torch, "mm", recording_mm)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        small = run()
+        monkeypatch.setattr(contrastive, "ONE_THREAD_ELEMENTS", 0)
+        large = run()
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+    assert small and set(small) == {1}  # the forward product (and NT-Xent's backward one)
+    assert large and set(large) == {2}
+    assert after == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import NamedTuple
 
 import torch
@@ -26,6 +27,7 @@ from hyperssl.geometry import (
     similarity,
     to_loss_dtype,
 )
+from hyperssl.intra_op_threads import intra_op_threads
 
 NT_XENT_POSITIVES: tuple[str, ...] = ("log_sum_prob", "mean_log_prob")
 """How :func:`nt_xent_views` combines an anchor's positives when there are more than two views."""
@@ -53,6 +55,19 @@ def positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
 # 2^18 elements 606 / 1990 ms, 2^22 570 / 1372 ms (solo-learn's loss: 1556 / 3185 ms).
 BLOCK_ELEMENTS = 1 << 22
 MIN_BLOCK_ROWS = 128
+# A [rows, K] problem up to this size runs on one intra-op thread on CPU, forward and backward.
+# Its ~30 ops are then each too short to gain much from a second thread, and each would be a
+# parallel region stalled by a thread that a busy neighbour process has descheduled. NT-Xent at
+# B = 256 (2^18 elements), 2 cores: quiet 1.8 ms on 2 threads, 2.9 on one (solo-learn: 3.9);
+# next to a busy neighbour, 10-220 ms on 2 threads, 4.1-4.4 on one (solo-learn: 12-300).
+ONE_THREAD_ELEMENTS = 1 << 18
+
+
+def _threads_for(rows: int, columns: int, device: torch.device) -> AbstractContextManager:
+    """One intra-op thread for a small [rows, columns] problem on CPU (see above)."""
+    if device.type == "cpu" and rows * columns <= ONE_THREAD_ELEMENTS:
+        return intra_op_threads(1)
+    return nullcontext()
 
 
 class RowSoftmax(NamedTuple):
@@ -143,22 +158,23 @@ class _NTXent(torch.autograd.Function):
         rule: str,
     ) -> Tensor:
         n = z.shape[0]
-        positives = positive_index(n // num_views, num_views, z.device)
-        soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
-        logits = soft.positive_logits
-        if rule == "log_sum_prob":
-            positive_term = logits.logsumexp(dim=1, keepdim=True)
-            targets = (logits - positive_term).exp_()
-        else:
-            positive_term = logits.mean(dim=1, keepdim=True)
-            targets = torch.full_like(logits, 1.0 / (num_views - 1))
-        loss = (soft.lse - positive_term.squeeze(1)).mean()
-        if soft.positive_weight is not None:
-            targets.mul_(soft.positive_weight)
-        ctx.save_for_backward(z, soft.weighted, positives, targets)
-        ctx.scale = geometry.derivative_scale / (n * temperature)
-        ctx.batch = n // num_views
-        return loss
+        with _threads_for(n, n, z.device):
+            positives = positive_index(n // num_views, num_views, z.device)
+            soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
+            logits = soft.positive_logits
+            if rule == "log_sum_prob":
+                positive_term = logits.logsumexp(dim=1, keepdim=True)
+                targets = (logits - positive_term).exp_()
+            else:
+                positive_term = logits.mean(dim=1, keepdim=True)
+                targets = torch.full_like(logits, 1.0 / (num_views - 1))
+            loss = (soft.lse - positive_term.squeeze(1)).mean()
+            if soft.positive_weight is not None:
+                targets.mul_(soft.positive_weight)
+            ctx.save_for_backward(z, soft.weighted, positives, targets)
+            ctx.scale = geometry.derivative_scale / (n * temperature)
+            ctx.batch = n // num_views
+            return loss
 
     @staticmethod
     @once_differentiable
@@ -166,7 +182,7 @@ class _NTXent(torch.autograd.Function):
         ctx: FunctionCtx, grad: Tensor
     ) -> tuple[Tensor, None, None, None, None]:
         z, prob, positives, targets = ctx.saved_tensors
-        with no_autocast(z):
+        with no_autocast(z), _threads_for(*prob.shape, z.device):
             # (Q + Qᵀ) z with Q = P ∘ W. A blocked transpose copy plus an add costs about a
             # quarter of a second matmul; `prob + prob.T` reads with stride N and costs half.
             grad_z = torch.mm(prob.T.contiguous().add_(prob), z)
@@ -197,7 +213,8 @@ class _LogSumExpSimilarity(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, a: Tensor, c: Tensor, temperature: float, geometry: Geometry
     ) -> Tensor:
-        soft = _row_softmax(a, c, temperature, geometry)
+        with _threads_for(a.shape[0], c.shape[0], a.device):
+            soft = _row_softmax(a, c, temperature, geometry)
         ctx.save_for_backward(a, c, soft.weighted)
         ctx.scale = geometry.derivative_scale / temperature
         return soft.lse + geometry.offset / temperature
@@ -208,7 +225,7 @@ class _LogSumExpSimilarity(torch.autograd.Function):
         ctx: FunctionCtx, grad: Tensor
     ) -> tuple[Tensor | None, Tensor | None, None, None]:
         a, c, prob = ctx.saved_tensors
-        with no_autocast(a):
+        with no_autocast(a), _threads_for(*prob.shape, a.device):
             # dlse_i/dcos_ij = k P_ij W_ij / T; the row factor grad_i commutes with the products.
             row = (grad.to(a.dtype) * ctx.scale)[:, None]
             grad_a = (prob @ c).mul_(row) if ctx.needs_input_grad[0] else None
