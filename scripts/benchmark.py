@@ -6,6 +6,7 @@
     python scripts/benchmark.py --sections heads --heads uniformity mhe uniformity,mhe
     python scripts/benchmark.py --backbone convnet4 --override backbone.kwargs.width=16
     python scripts/benchmark.py --threads 1 --out results.json
+    python scripts/benchmark.py --sections solo --rounds 2      # against solo-learn, with load
 
 Sections (``--sections``, all by default):
 
@@ -19,6 +20,11 @@ Sections (``--sections``, all by default):
   loop), feature extraction images/s.
 - data: views/s of the real per-image augmentation on one thread (one DataLoader worker), and of
   the batched path when ``hyperssl.data.batched_augment`` exists.
+- solo (not in the default set): hyperssl against solo-learn, when solo-learn can be imported:
+  each method's step, NT-Xent and the augmentation, quiet and next to a busy neighbour process
+  of ``--neighbour`` threads doing matrix products on the same cores
+  (``benchmarking/side_by_side.py``; how to install solo-learn next to hyperssl is in
+  ``benchmarking/solo_learn.py``).
 
 Images/s counts images (each gives two views). Steps are timed after ``--warmup`` steps: on CPU
 the median step (robust to other processes), on CUDA the total wall of the measured steps
@@ -38,17 +44,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from benchmarking import augmentation, evaluation, report
+from benchmarking import augmentation, evaluation, report, side_by_side
 from benchmarking.bare import BARE_METHODS
 from benchmarking.framework import Settings, method_config, quiet_lightning, run_framework
-from benchmarking.measure import environment, memory_description
+from benchmarking.measure import cpu_count, environment, memory_description
 from benchmarking.steps import compare_step, fastest_of_rounds
 
 from hyperssl.heads import HEADS
 from hyperssl.methods import METHODS
 from hyperssl.methods.base import backbone_from_config
 
-SECTIONS = ("methods", "heads", "eval", "data")
+SECTIONS = ("methods", "heads", "eval", "data", "solo")
+DEFAULT_SECTIONS = ["methods", "heads", "eval", "data"]
 DEFAULT_HEAD_SETS = ["uniformity", "align_uniform", "mhe", "hcr"]
 
 
@@ -67,7 +74,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--methods", nargs="+", default=list(BARE_METHODS), choices=list(BARE_METHODS))
     add("--heads", nargs="*", default=DEFAULT_HEAD_SETS, help="head sets, e.g. uniformity,mhe")
     add("--heads-method", default="simclr", choices=METHODS.names())
-    add("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    add("--sections", nargs="+", default=DEFAULT_SECTIONS, choices=SECTIONS)
     add("--override", nargs="*", default=[], help="extra Hydra overrides for every run")
     add("--threads", type=int, help="torch intra-op threads (default: torch's)")
     add("--knn-train", type=int, help="k-NN memory bank (default 50000 CUDA, 10000 CPU)")
@@ -76,6 +83,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--probe-epochs", type=int, default=3)
     add("--extract-images", type=int, help="default 10240 on CUDA, 512 on CPU")
     add("--aug-images", type=int, default=256, help="images through the per-image pipeline")
+    add("--neighbour", type=int, default=cpu_count(), help="solo: its threads (0: quiet only)")
+    add("--loss-batch-sizes", type=int, nargs="+", default=[256, 1024], help="solo: NT-Xent B")
     add("--seed", type=int, default=0)
     add("--out", type=Path, default=Path("benchmark.json"))
     return parser.parse_args(argv)
@@ -173,6 +182,7 @@ def print_tables(results: dict[str, Any]) -> None:
         "heads": report.heads_table,
         "eval": report.eval_table,
         "data": report.data_table,
+        "solo": report.side_by_side_table,
     }
     for section, render in renderers.items():
         if section in results:
@@ -190,6 +200,10 @@ def run_sections(args: argparse.Namespace, settings: Settings) -> dict[str, Any]
         results["eval"] = run_eval(settings, args)
     if "data" in args.sections:
         results["data"] = run_data(settings, args)
+    if "solo" in args.sections:
+        results["solo"] = side_by_side.run_side_by_side(
+            settings, args.methods, args.rounds, args.loss_batch_sizes, args.neighbour
+        )
     return results
 
 

@@ -55,7 +55,13 @@ class Settings:
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Inside the block, Lightning's banners and small-run warnings stay off the tables."""
-    names = ("pytorch_lightning", "lightning_fabric", "timm")
+    names = (
+        "pytorch_lightning",
+        "lightning_fabric",
+        "lightning.pytorch",
+        "lightning.fabric",
+        "timm",
+    )
     loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
@@ -158,9 +164,10 @@ def synthetic_loader(cfg: DictConfig, length: int, device: torch.device, seed: i
     return DataLoader(PremadeBatches(batches, length), batch_size=None)
 
 
-class StepTimer(pl.Callback):
+class StepMarks:
     """Marks the start of every step after ``warmup`` and the end of the epoch (the last step,
-    the module's own batch-end hook and logging included)."""
+    the module's own batch-end hook and logging included). A mixin: the callback base class is
+    Lightning's, under either of its package names (solo-learn uses ``lightning``)."""
 
     def __init__(self, clock: StepClock, warmup: int) -> None:
         self.clock = clock
@@ -174,6 +181,10 @@ class StepTimer(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.clock.stop()
+
+
+class StepTimer(StepMarks, pl.Callback):
+    """:class:`StepMarks` as a ``pytorch_lightning`` callback."""
 
 
 def run_framework(cfg: DictConfig, settings: Settings) -> StepResult:

@@ -106,6 +106,25 @@ def data_table(section: dict[str, Any]) -> str:
     return table("Data loading", headers, body)
 
 
+def side_by_side_table(section: dict[str, Any]) -> str:
+    title = "hyperssl vs solo-learn, quiet and next to a busy neighbour"
+    if "skipped" in section:
+        return f"{title}: skipped, {section['skipped']}\n"
+    body = [
+        [
+            row["what"],
+            row["load"],
+            row["unit"],
+            _rate(row["hyperssl"]),
+            _rate(row["solo_learn"]),
+            f"{row['speedup']:.2f}",
+        ]
+        for row in section["rows"]
+    ]
+    headers = ["what", "load", "unit", "hyperssl", "solo-learn", "speed-up"]
+    return table(title, headers, body)
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     """A GitHub-flavoured markdown table, as BENCHMARKS.md's; a ``|`` in a cell is escaped."""
     lines = [headers, ["---"] * len(headers), *rows]
