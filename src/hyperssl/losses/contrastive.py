@@ -45,15 +45,15 @@ def positive_index(batch: int, num_views: int, device: torch.device) -> Tensor:
     return ((view[:, None] + shift[None, :]) % num_views) * batch + sample[:, None]
 
 
-# Rows per block: blocks of about BLOCK_ELEMENTS [rows, K] elements (16 MiB in float32) bound the
-# temporaries of the softmax (only the result, [B, K], is allocated whole), but never fewer than
+# Rows per block: blocks of about BLOCK_ELEMENTS [rows, K] elements keep the temporaries of the
+# softmax in cache (only the result, [B, K], is allocated whole), but never fewer than
 # MIN_BLOCK_ROWS rows: each block's product reads all K columns (a MoCo queue of 65536 keys is
-# 64 MiB), so thinner blocks make the products memory-bound. Each block is ~10 ops, each a
-# parallel region that waits for its slowest thread; blocks this large keep them few (one block
-# up to B = 1024 with 2 views), which matters when another process shares the cores. Measured
-# on 2 cores, NT-Xent forward + backward at B = 4096, quiet / next to a busy neighbour:
-# 2^18 elements 606 / 1990 ms, 2^22 570 / 1372 ms (solo-learn's loss: 1556 / 3185 ms).
-BLOCK_ELEMENTS = 1 << 22
+# 64 MiB), so thinner blocks make the products memory-bound. Larger blocks (2^20, 2^22) made the
+# cosine path up to 10 % faster but the geodesic one no faster (its arccos temporaries leave the
+# cache: geodesic/cosine 1.21-1.31 at B = 1024-4096 against 1.15-1.20), and next to a busy
+# neighbour process no block size was measurably better than another (2 cores, run to run
+# spread of 2x).
+BLOCK_ELEMENTS = 1 << 18
 MIN_BLOCK_ROWS = 128
 # A [rows, K] problem up to this size runs on one intra-op thread on CPU, forward and backward.
 # Its ~30 ops are then each too short to gain much from a second thread, and each would be a
