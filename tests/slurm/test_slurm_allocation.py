@@ -81,3 +81,16 @@ def test_outside_a_job_nothing_is_printed_where_srun_exists(monkeypatch, recwarn
     check_slurm_allocation(trainer())
     cluster_plugins()
     assert [str(warning.message) for warning in recwarn] == []
+
+
+def test_outside_a_job_the_trainer_prints_no_srun_hint_where_srun_exists(
+    monkeypatch, recwarn, tmp_path
+):
+    from hyperssl.cli.compose import compose_config
+    from hyperssl.cli.trainer import build_trainer
+
+    monkeypatch.delenv("SLURM_NTASKS", raising=False)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    cfg = compose_config("pretrain", ["trainer=cpu"])
+    build_trainer(cfg, tmp_path, has_validation=False)
+    assert not [w for w in recwarn if "srun" in str(w.message)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -173,11 +174,15 @@ def build_trainer(
         arguments["limit_val_batches"] = 0
     # The loggers last: a wandb run starts when its logger is made, so little can fail after.
     callbacks = build_callbacks(cfg, run_dir, has_validation)
-    return pl.Trainer(
-        **arguments,
-        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
-        default_root_dir=run_dir,
-        logger=build_loggers(cfg, run_dir, resume_from),
-        callbacks=callbacks,
-        enable_checkpointing=cfg.checkpoint.enabled,
-    )
+    plugins = [AtomicCheckpointIO(), *cluster_plugins()]
+    with warnings.catch_warnings():
+        # Outside a job (in_slurm_job), Lightning's hint that srun exists is noise on a login node.
+        warnings.filterwarnings("ignore", message="The `srun` command is available")
+        return pl.Trainer(
+            **arguments,
+            plugins=plugins,
+            default_root_dir=run_dir,
+            logger=build_loggers(cfg, run_dir, resume_from),
+            callbacks=callbacks,
+            enable_checkpointing=cfg.checkpoint.enabled,
+        )
