@@ -19,7 +19,11 @@ Sections (``--sections``, all by default):
 - eval: weighted k-NN queries/s, linear-probe samples/s on cached features (framework and plain
   loop), feature extraction images/s.
 - data: views/s of the real per-image augmentation on one thread (one DataLoader worker), and of
-  the batched path when ``hyperssl.data.batched_augment`` exists.
+  the batched path when ``hyperssl.data.batched_augment`` exists; then a folder of 500x375 JPEGs
+  written on the spot, read by the data module with ``data.augment_on=workers`` (PIL decode and
+  per-image augmentation in as many workers as cores) and ``batch`` (workers read the bytes,
+  decode and batched augmentation on the device), views/s over an epoch
+  (``benchmarking/folder_data.py``).
 - solo (not in the default set): hyperssl against solo-learn, when solo-learn can be imported:
   each method's step, NT-Xent and the augmentation, quiet and next to a busy neighbour process
   of ``--neighbour`` threads doing matrix products on the same cores
@@ -39,6 +43,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,7 @@ from typing import Any
 import torch
 from benchmarking import augmentation, evaluation, report, side_by_side
 from benchmarking.bare import BARE_METHODS
+from benchmarking.folder_data import folder_speed, write_jpeg_folder
 from benchmarking.framework import Settings, method_config, quiet_lightning, run_framework
 from benchmarking.measure import cpu_count, environment, memory_description
 from benchmarking.steps import compare_step, fastest_of_rounds
@@ -57,6 +63,7 @@ from hyperssl.methods.base import backbone_from_config
 SECTIONS = ("methods", "heads", "eval", "data", "solo")
 DEFAULT_SECTIONS = ["methods", "heads", "eval", "data"]
 DEFAULT_HEAD_SETS = ["uniformity", "align_uniform", "mhe", "hcr"]
+FOLDER_CROP, FOLDER_BATCH = 224, 32  # the folder rows: 500x375 JPEGs to 224-pixel views
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -83,6 +90,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--probe-epochs", type=int, default=3)
     add("--extract-images", type=int, help="default 10240 on CUDA, 512 on CPU")
     add("--aug-images", type=int, default=256, help="images through the per-image pipeline")
+    add("--folder-images", type=int, default=192, help="JPEGs of the folder rows")
     add("--neighbour", type=int, default=cpu_count(), help="solo: its threads (0: quiet only)")
     add("--loss-batch-sizes", type=int, nargs="+", default=[256, 1024], help="solo: NT-Xent B")
     add("--seed", type=int, default=0)
@@ -169,10 +177,17 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_data(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     cfg = method_config("simclr", [], settings)
+    with tempfile.TemporaryDirectory(prefix="hyperssl-benchmark-jpegs-") as folder:
+        root = write_jpeg_folder(Path(folder), args.folder_images, distinct=args.folder_images)
+        folder_rows = [
+            folder_speed(root, FOLDER_CROP, FOLDER_BATCH, augment_on, cpu_count(), settings.device)
+            for augment_on in ("workers", "batch")
+        ]
     return {
         "per_image": augmentation.per_image_speed(cfg, args.aug_images),
         "batched": augmentation.batched_speed(cfg, settings.batch_size, 4, settings.device),
         "batched_device": str(settings.device),
+        "folder": folder_rows,
     }
 
 

@@ -72,6 +72,7 @@ def quiet_lightning() -> Iterator[None]:
             ".*defined a `validation_step` but have no `val_dataloader`.*",
             ".*LeafSpec.*is deprecated.*",
             r"Found \d+ module\(s\) in eval mode",  # the linear probe's frozen encoder
+            ".*The `srun` command is available.*",
         ):
             warnings.filterwarnings("ignore", message=message)
         for logger in loggers:

@@ -103,7 +103,22 @@ def data_table(section: dict[str, Any]) -> str:
     else:
         body.append(["batched", "not available", "", ""])
     headers = ["augmentation (symmetric, 2 views)", "views/s", "threads", "speed-up"]
-    return table("Data loading", headers, body)
+    in_memory = table("Data loading", headers, body)
+    folder = section.get("folder", [])
+    workers = next((row for row in folder if row.get("augment_on") == "workers"), None)
+    rows = [
+        [
+            f"augment_on={row['augment_on']}",
+            _rate(row["views_per_second"]) if "views_per_second" in row else row["refused"],
+            str(row.get("workers", "")),
+            f"{row['views_per_second'] / workers['views_per_second']:.2f}"
+            if workers and "views_per_second" in row and "views_per_second" in workers
+            else "",
+        ]
+        for row in folder
+    ]
+    headers = ["folder of JPEGs, 224 px views", "views/s", "workers", "vs workers"]
+    return in_memory + ("\n" + table("Folder data", headers, rows) if rows else "")
 
 
 def side_by_side_table(section: dict[str, Any]) -> str:
