@@ -61,6 +61,7 @@ MIN_BLOCK_ROWS = 128
 # B = 256 (2^18 elements), 2 cores: quiet 1.8 ms on 2 threads, 2.9 on one (solo-learn: 3.9);
 # next to a busy neighbour, 10-220 ms on 2 threads, 4.1-4.4 on one (solo-learn: 12-300).
 ONE_THREAD_ELEMENTS = 1 << 18
+NORMALIZE_EPS = 1e-12  # F.normalize's default
 
 
 def _threads_for(rows: int, columns: int, device: torch.device) -> AbstractContextManager:
@@ -133,8 +134,11 @@ def _row_softmax(
 
 
 class _NTXent(torch.autograd.Function):
-    """NT-Xent of normalized rows with a hand-written backward, for either rule of
-    :data:`NT_XENT_POSITIVES`.
+    """NT-Xent of the L2-normalized rows of the stacked views x, with a hand-written backward,
+    for either rule of :data:`NT_XENT_POSITIVES`.
+
+    The rows are normalized here, z = x / max(|x|, eps) as ``F.normalize``, and the gradient
+    taken through it at the end of backward.
 
     Forward (:func:`_row_softmax`, block of rows by block): the row softmax P, lse_i and the
     positives' logits gathered first, then loss_i = lse_i - mean_p ℓ_ip (``mean_log_prob``) or
@@ -159,6 +163,10 @@ class _NTXent(torch.autograd.Function):
     ) -> Tensor:
         n = z.shape[0]
         with _threads_for(n, n, z.device):
+            # F.normalize's rule, done here so that its backward is one expression of the
+            # backward below rather than autograd's half-dozen small ops.
+            norms = z.norm(dim=1, keepdim=True)
+            z = z / norms.clamp_min(NORMALIZE_EPS)
             positives = positive_index(n // num_views, num_views, z.device)
             soft = _row_softmax(z, z, temperature, geometry, exclude_self=True, positives=positives)
             logits = soft.positive_logits
@@ -171,7 +179,7 @@ class _NTXent(torch.autograd.Function):
             loss = (soft.lse - positive_term.squeeze(1)).mean()
             if soft.positive_weight is not None:
                 targets.mul_(soft.positive_weight)
-            ctx.save_for_backward(z, soft.weighted, positives, targets)
+            ctx.save_for_backward(z, norms, soft.weighted, positives, targets)
             ctx.scale = geometry.derivative_scale / (n * temperature)
             ctx.batch = n // num_views
             return loss
@@ -181,7 +189,7 @@ class _NTXent(torch.autograd.Function):
     def backward(  # type: ignore[override]
         ctx: FunctionCtx, grad: Tensor
     ) -> tuple[Tensor, None, None, None, None]:
-        z, prob, positives, targets = ctx.saved_tensors
+        z, norms, prob, positives, targets = ctx.saved_tensors
         with no_autocast(z), _threads_for(*prob.shape, z.device):
             # (Q + Qᵀ) z with Q = P ∘ W. A blocked transpose copy plus an add costs about a
             # quarter of a second matmul; `prob + prob.T` reads with stride N and costs half.
@@ -198,7 +206,11 @@ class _NTXent(torch.autograd.Function):
                 grad_z[:-shift].addcmul_(coefficients[:-shift, m : m + 1], z[shift:], value=-1.0)
                 grad_z[-shift:].addcmul_(coefficients[-shift:, m : m + 1], z[:shift], value=-1.0)
             grad_z.mul_(grad.to(z.dtype) * ctx.scale)
-        return grad_z, None, None, None, None
+            # Through the normalisation z = x / max(|x|, eps): (g - z (z·g)) / |x|, and g / eps
+            # for the rows whose norm the clamp holds (as F.normalize's autograd).
+            radial = (z * grad_z).sum(dim=1, keepdim=True).mul_(norms > NORMALIZE_EPS)
+            grad_x = grad_z.sub_(z * radial).div_(norms.clamp_min(NORMALIZE_EPS))
+        return grad_x, None, None, None, None
 
 
 class _LogSumExpSimilarity(torch.autograd.Function):
@@ -288,8 +300,8 @@ def nt_xent_views(
     check_views(views, "nt_xent", temperature)
     with no_autocast(views[0]):
         dtype = loss_dtype(*views)
-        z = F.normalize(torch.cat([to_loss_dtype(view, dtype) for view in views]), dim=1)
-        return _NTXent.apply(z, len(views), float(temperature), geometry, positives)
+        stacked = torch.cat([to_loss_dtype(view, dtype) for view in views])
+        return _NTXent.apply(stacked, len(views), float(temperature), geometry, positives)
 
 
 def nt_xent(
