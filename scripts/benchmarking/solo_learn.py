@@ -1,9 +1,14 @@
 """solo-learn's own training step, NT-Xent and augmentation, timed on the same inputs as ours.
 
 solo-learn (https://github.com/vturrisi/solo-learn) is not a dependency: these measurements run
-when it can be imported (a checkout on ``PYTHONPATH``, with ``lightning`` and ``einops``
-installed next to hyperssl; its pinned requirements need not be). Everything is built the way
-its ``main_pretrain.py`` builds it:
+when it can be imported next to hyperssl. Its pinned requirements (lightning 2.1.2) need not be
+installed; in hyperssl's environment:
+
+    git clone https://github.com/vturrisi/solo-learn ../solo-learn
+    pip install --no-deps lightning einops
+    PYTHONPATH=../solo-learn python scripts/benchmark.py --sections solo --rounds 2
+
+Everything is built the way its ``main_pretrain.py`` builds it:
 
 - the method from its CIFAR preset (``scripts/pretrain/cifar/<method>.yaml``, composed by Hydra
   and completed by ``solo.args.pretrain.parse_cfg``), made contiguous and converted to
@@ -114,7 +119,7 @@ def run_solo_step(cfg: DictConfig, settings: Settings) -> StepResult:
     ours = synthetic_loader(cfg, steps, settings.device, settings.seed)
     loader = DataLoader(SoloBatches(ours), batch_size=None)
     clock = StepClock(settings.device)
-    with tempfile.TemporaryDirectory(prefix="solo-learn-benchmark-") as run_dir:
+    with tempfile.TemporaryDirectory(prefix="solo-learn-benchmark-") as run_dir, quiet_lightning():
         trainer = lightning.Trainer(
             **_trainer_keys(solo_cfg),
             default_root_dir=run_dir,
@@ -124,7 +129,7 @@ def run_solo_step(cfg: DictConfig, settings: Settings) -> StepResult:
             enable_model_summary=False,
             callbacks=[SoloStepTimer(clock, settings.warmup)],
         )
-        with PeakMemory(settings.device) as memory, quiet_lightning():
+        with PeakMemory(settings.device) as memory:
             trainer.fit(model, train_dataloaders=loader)
     return step_result(clock.periods(), settings.batch_size, settings.statistic, memory.mib)
 
