@@ -40,7 +40,9 @@ def options_table(configs: Path) -> str:
 
 
 if __name__ == "__main__":
-    # From the repository root: python -m hyperssl.options_table [configs]
+    # python -m hyperssl.options_table [configs dir]; the packaged configs by default
     import sys
 
-    print(options_table(Path(sys.argv[1] if len(sys.argv) > 1 else "configs")))
+    from hyperssl.cli.compose import CONFIGS
+
+    print(options_table(Path(sys.argv[1]) if len(sys.argv) > 1 else CONFIGS))

@@ -40,7 +40,7 @@ def build_cases(root: Path) -> dict[str, tuple[list[str], str]]:
     (done / "summary.json").write_text('{"knn_top1": 90.0}\n')
     (done / ".hydra").mkdir()  # Hydra's record of the earlier run must survive too
     (done / ".hydra" / "overrides.yaml").write_text("- method=simclr\n")
-    (done / "main_pretrain.log").write_text("the earlier run's log\n")
+    (done / "pretrain.log").write_text("the earlier run's log\n")
     return (
         {
             "typo_in_key": (["method.temprature=0.1"], "error: method.temprature: unknown key"),

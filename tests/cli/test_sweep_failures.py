@@ -29,4 +29,4 @@ def test_a_bad_job_fails_alone_and_the_sweep_exits_4_naming_it(tmp_path, launche
     # Printed when the job failed, and as the sweep's last line.
     assert result.stderr.count(f"error: {line}") == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {line}"
-    assert line in (jobs["1"] / "main_pretrain.log").read_text()
+    assert line in (jobs["1"] / "pretrain.log").read_text()

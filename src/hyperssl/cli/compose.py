@@ -5,6 +5,7 @@ compose it from the command line: for the tests and the benchmarks, which run th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -13,8 +14,8 @@ from omegaconf import DictConfig, open_dict
 
 from hyperssl.config import register_configs
 
-# The checkout's configs/, beside main_pretrain.py (src/hyperssl/cli/ is three levels below).
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+# The packaged configs (the checkout's top-level configs/ links here).
+CONFIGS = Path(str(files("hyperssl.configs")))
 
 
 def compose_config(

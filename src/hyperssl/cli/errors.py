@@ -20,7 +20,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra.core.hydra_config import HydraConfig
@@ -92,16 +91,16 @@ _MISSING_OPTION = re.compile(r"Could not (?:load|find) '(?P<group>[\w/]+)/(?P<op
 
 
 def _group_options(group: str) -> list[str]:
-    """The options of a config group: its registry's names, or the YAML files of
-    ``configs/<group>/`` beside the entry point (Hydra clears its own instance when composition
-    fails, so its list is gone)."""
+    """The options of a config group: its registry's names, or the YAML files of the packaged
+    ``configs/<group>/`` (Hydra clears its own instance when composition fails, so its list is
+    gone)."""
+    from hyperssl.cli.compose import CONFIGS
     from hyperssl.parts import PART_REGISTRIES
 
     for registry in PART_REGISTRIES:
         if registry.group == group:
             return registry.names()
-    folder = Path(sys.argv[0]).resolve().parent / "configs" / group
-    return [path.stem for path in folder.glob("*.yaml")]
+    return [path.stem for path in (CONFIGS / group).glob("*.yaml")]
 
 
 def _describe_missing_option_text(text: str) -> str | None:
