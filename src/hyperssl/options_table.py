@@ -26,6 +26,11 @@ def _cell(names: list[str]) -> str:
     return ", ".join(f"`{name}`" for name in names)
 
 
+def preset_names(configs: Path, group: str) -> list[str]:
+    """The options of a preset group: the YAML files of ``configs/<group>/``, sorted."""
+    return sorted(path.stem for path in (configs / group).glob("*.yaml"))
+
+
 def options_table(configs: Path) -> str:
     """The Markdown table: one row per config group, its options in alphabetical order."""
     rows = ["| group | options |", "|---|---|"]
@@ -34,8 +39,7 @@ def options_table(configs: Path) -> str:
         cell = _cell(registry.names()) + TAILS.get(group, "")
         rows.append(f"| `{group}`{NOTES.get(group, '')} | {cell} |")
     for group, tail in PRESET_GROUPS.items():
-        names = sorted(path.stem for path in (configs / group).glob("*.yaml"))
-        rows.append(f"| `{group}` | {_cell(names)}{tail} |")
+        rows.append(f"| `{group}` | {_cell(preset_names(configs, group))}{tail} |")
     return "\n".join(rows)
 
 
