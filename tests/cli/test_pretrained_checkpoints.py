@@ -1,10 +1,12 @@
 """Finding and loading a pretrained encoder from a checkpoint, run directory or safetensors."""
 
+import json
 import os
 import shutil
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from safetensors.torch import save_file
 
 from hyperssl import ConfigError
@@ -30,6 +32,17 @@ def test_checkpoint_and_safetensors_give_the_same_backbone(pretrained_run):
     assert from_checkpoint.pretrain_cfg.method.name == "simclr"
     assert from_checkpoint.image_size == from_safetensors.image_size == 32
     assert not from_checkpoint.backbone.training
+
+
+def test_safetensors_metadata_holds_the_stem_as_built(pretrained_run):
+    """The run left small_stem at null (chosen by the crop size); the file says what was built,
+    for readers without hyperssl."""
+    from safetensors import safe_open
+
+    assert OmegaConf.load(pretrained_run / "config.yaml").backbone.small_stem is None
+    with safe_open(pretrained_run / "backbone.safetensors", "pt") as file:
+        backbone = json.loads(file.metadata()["backbone"])
+    assert backbone["small_stem"] is True  # 32-pixel crops: the small stem
 
 
 def test_projector_is_loaded_with_its_saved_weights(pretrained_run):

@@ -16,10 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import save_file
 from torch import nn
 
-from hyperssl.backbones.registry import BACKBONES
+from hyperssl.backbones.registry import BACKBONES, wants_small_stem
 from hyperssl.checkpoint_io import INTERRUPTED_CHECKPOINT, remove_stale_temporaries
 from hyperssl.cli.run_claim import claim_run_dir
 from hyperssl.errors import ConfigError
+from hyperssl.methods.base import pretrain_crop_size
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +220,14 @@ def resolve_checkpoint(path: str, key: str = "resume") -> Path:
 
 
 def save_backbone(backbone: nn.Module, path: Path, cfg: DictConfig) -> None:
-    """Weights only, in safetensors (loadable without hyperssl); the backbone config as metadata."""
+    """Weights only, in safetensors (loadable without hyperssl); the backbone config as metadata,
+    with ``small_stem`` as built (true or false, never null: a reader without hyperssl cannot
+    know the crop-size rule that null stands for)."""
     tensors = {name: t.detach().cpu().contiguous() for name, t in backbone.state_dict().items()}
     backbone_cfg = OmegaConf.to_container(cfg.backbone, resolve=True)
-    metadata = {
-        "backbone": json.dumps(backbone_cfg),
-        "image_size": str(max(p.crop_size for p in cfg.augmentations)),
-    }
+    image_size = pretrain_crop_size(cfg)
+    backbone_cfg["small_stem"] = wants_small_stem(image_size, backbone_cfg["small_stem"])
+    metadata = {"backbone": json.dumps(backbone_cfg), "image_size": str(image_size)}
     save_file(tensors, str(path), metadata=metadata)
 
 

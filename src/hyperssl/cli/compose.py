@@ -1,6 +1,7 @@
 """An entry point's config composed in-process with Hydra's compose API, as ``@hydra.main`` would
-compose it from the command line: for the tests and the benchmarks, which run the entry points'
-``run`` functions without a command line."""
+compose it from the command line: for building a method in one's own code (README, "Use it in
+your own code"), and for the tests and the benchmarks, which run the entry points' ``run``
+functions without a command line."""
 
 from __future__ import annotations
 
