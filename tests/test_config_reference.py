@@ -38,6 +38,12 @@ def test_simclr_lists_its_temperature_with_type_and_default(page):
     assert "| `method.name` | `str` | `simclr` |" in simclr
 
 
+def test_an_options_summary_drops_sphinx_roles(page):
+    barlow = section(page, "method-barlow_twins")
+    assert "(see `hyperssl.heads.barlow_twins.BarlowTwinsHeadConfig`)" in barlow
+    assert ":class:" not in page
+
+
 def test_nested_schemas_are_flattened_into_dotted_keys(page):
     byol = section(page, "method-byol")
     assert "| `method.projector.hidden_dim` | `int` | `4096` |" in byol

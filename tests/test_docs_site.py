@@ -2,10 +2,12 @@
 --strict`, ~10 s, runs in .ci/run): every page in the nav exists, every public package has its
 API page, every README section is on some page, and every included section exists."""
 
+import importlib.util
 import pkgutil
 import re
 from pathlib import Path
 
+import griffe
 import yaml
 
 import hyperssl
@@ -110,3 +112,24 @@ def test_every_readme_section_is_on_some_page():
 
 def test_the_build_output_is_not_committed():
     assert "site/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_sphinx_roles_in_docstrings_become_optional_links():
+    spec = importlib.util.spec_from_file_location("griffe_roles", DOCS / "griffe_roles.py")
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+    code = '''
+def helper(): ...
+def loss():
+    """Like :func:`helper`; see :class:`~hyperssl.geometries.Geometry` and :mod:`torch.nn`."""
+'''
+    with griffe.temporary_visited_module(
+        code, extensions=griffe.load_extensions(roles.SphinxRolesToLinks)
+    ) as module:
+        text = module["loss"].docstring.value
+    path = module.path
+    assert text == (
+        f'Like <autoref identifier="{path}.helper" optional><code>helper</code></autoref>; see '
+        '<autoref identifier="hyperssl.geometries.Geometry" optional><code>Geometry</code>'
+        "</autoref> and <code>torch.nn</code>."
+    )

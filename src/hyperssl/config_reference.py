@@ -38,6 +38,7 @@ ENTRY_POINTS: dict[str, tuple[str, type]] = {
 }
 # A default longer than this is cut (with an ellipsis) to keep the tables readable.
 MAX_DEFAULT_CHARS = 48
+SPHINX_ROLE = re.compile(r":(?:func|class|mod|data|meth|attr|exc|obj):`~?")
 
 
 class Key(NamedTuple):
@@ -167,7 +168,8 @@ def _summary(obj: Any) -> str:
     doc = vars(obj).get("__doc__") or ""
     if not doc or doc.startswith(f"{obj.__name__}("):
         return ""
-    return inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    summary = inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    return SPHINX_ROLE.sub("`", summary)  # ":class:`X`" reads as "`X`" on the page
 
 
 def _option_prefix(registry: Registry, name: str) -> str:
