@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
 
 from datasets_on_disk import (  # noqa: E402  (needs tests/ on sys.path)
     write_cifar10,
@@ -15,6 +16,25 @@ from datasets_on_disk import (  # noqa: E402  (needs tests/ on sys.path)
     write_mnist,
     write_stl10,
 )
+
+# Test folders whose files share one session fixture that must exist once per run: the SLURM
+# tests start one local cluster (tests/slurm/conftest.py), which two workers would start twice.
+ONE_WORKER_FOLDERS = ("tests/slurm/",)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """pytest-xdist's scheduler for the two workers that pyproject's ``addopts`` asks for: a
+    work unit is a test file (its module fixtures run once), or a whole folder of
+    ONE_WORKER_FOLDERS. (``--dist loadgroup`` would do this with marks, but with pytest 9 its
+    group suffix never reaches the scheduler, and the folder's files ran on both workers.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            folder = next((f for f in ONE_WORKER_FOLDERS if nodeid.startswith(f)), None)
+            return folder or nodeid.split("::", 1)[0]
+
+    return FileScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
