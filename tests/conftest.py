@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data sets written once per session in the real on-disk formats."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,11 +23,19 @@ from datasets_on_disk import (  # noqa: E402  (needs tests/ on sys.path)
 ONE_WORKER_FOLDERS = ("tests/slurm/",)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``--numprocesses=auto`` (pyproject): a worker per core, and at least two, since most
+    tests wait on entry points run as subprocesses of one thread. (A third worker on 2 cores,
+    to overlap the SLURM tests' waits, made the suite slower: 15 min against 12.5.)"""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2, cores or 1)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """pytest-xdist's scheduler for the two workers that pyproject's ``addopts`` asks for: a
-    work unit is a test file (its module fixtures run once), or a whole folder of
-    ONE_WORKER_FOLDERS. (``--dist loadgroup`` would do this with marks, but with pytest 9 its
-    group suffix never reaches the scheduler, and the folder's files ran on both workers.)"""
+    """pytest-xdist's scheduler: a work unit is a test file (its module fixtures run once), or
+    a whole folder of ONE_WORKER_FOLDERS. (``--dist loadgroup`` would do this with marks, but
+    with pytest 9 its group suffix never reaches the scheduler, and the folder's files ran on
+    both workers.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class FileScheduling(LoadScopeScheduling):
