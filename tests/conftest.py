@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist each worker is a process of its own on the same cores: one intra-op thread
+# each (tests that need more set it), or their OpenMP threads spin against each other's.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
