@@ -28,6 +28,22 @@ def test_final_metrics_are_one_more_row_of_metrics_csv_at_the_given_step(tmp_pat
     ]
 
 
+def test_a_new_runs_csv_logger_does_not_warn_that_its_run_directory_is_not_empty(tmp_path, recwarn):
+    """The run directory holds the run's own config before the CSV writer starts (at the first
+    row, after the Trainer is built)."""
+    from hyperssl.cli.compose import compose_config
+    from hyperssl.cli.trainer import build_trainer
+
+    (tmp_path / "config.yaml").write_text("written first by the run\n")
+    cfg = compose_config("pretrain", ["logger=csv", "trainer=cpu"])
+    (logger,) = build_trainer(cfg, tmp_path, has_validation=False).loggers
+    logger.log_metrics({"train/loss": 1.0}, step=0)
+    logger.save()
+    assert [str(w.message) for w in recwarn if "not empty" in str(w.message)] == []
+    assert read_metrics(tmp_path) == [{"step": "0", "train/loss": "1.0"}]
+    assert (tmp_path / "config.yaml").read_text() == "written first by the run\n"
+
+
 def test_final_metrics_are_the_wandb_run_summary():
     logger = Mock(spec=WandbLogger)  # no wandb package needed
     log_final_metrics([logger], {"knn_top1": 50.0}, step=7)

@@ -93,4 +93,6 @@ def test_outside_a_job_the_trainer_prints_no_srun_hint_where_srun_exists(
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
     cfg = compose_config("pretrain", ["trainer=cpu"])
     build_trainer(cfg, tmp_path, has_validation=False)
+    # fit() asks again, when it looks for a checkpoint to start from.
+    assert not SLURMEnvironment.detect()
     assert not [w for w in recwarn if "srun" in str(w.message)]

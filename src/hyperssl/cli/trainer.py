@@ -175,14 +175,14 @@ def build_trainer(
     # The loggers last: a wandb run starts when its logger is made, so little can fail after.
     callbacks = build_callbacks(cfg, run_dir, has_validation)
     plugins = [AtomicCheckpointIO(), *cluster_plugins()]
-    with warnings.catch_warnings():
-        # Outside a job (in_slurm_job), Lightning's hint that srun exists is noise on a login node.
-        warnings.filterwarnings("ignore", message="The `srun` command is available")
-        return pl.Trainer(
-            **arguments,
-            plugins=plugins,
-            default_root_dir=run_dir,
-            logger=build_loggers(cfg, run_dir, resume_from),
-            callbacks=callbacks,
-            enable_checkpointing=cfg.checkpoint.enabled,
-        )
+    # Outside a job (in_slurm_job), Lightning's hint that srun exists is noise on a login node;
+    # for the whole process, as fit() asks SLURMEnvironment again when it looks for checkpoints.
+    warnings.filterwarnings("ignore", message="The `srun` command is available")
+    return pl.Trainer(
+        **arguments,
+        plugins=plugins,
+        default_root_dir=run_dir,
+        logger=build_loggers(cfg, run_dir, resume_from),
+        callbacks=callbacks,
+        enable_checkpointing=cfg.checkpoint.enabled,
+    )
