@@ -181,7 +181,7 @@ def registry_section(registry: Registry) -> str:
     select = (
         f"`{registry.group}=[{registry.names()[0]},...]`"
         if registry.multi
-        else (f"`{registry.group}=<name>`")
+        else f"`{registry.group}=<name>`"
     )
     lines = [
         f"## {registry.group} {{#{registry.group}}}",

@@ -20,13 +20,14 @@ from hyperssl.cli.errors import reporting_bad_input, run_reporting_bad_input
 from hyperssl.cli.gcl_flags import translate_gcl_flags
 from hyperssl.config import register_configs
 
-CONFIGS = "pkg://hyperssl.configs"
+# Hydra's name of the packaged configs (hyperssl.cli.compose.CONFIGS is their folder).
+PACKAGED_CONFIGS = "pkg://hyperssl.configs"
 CONFIG_PATH_FLAGS = ("--config-path", "-cp")
 
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="pretrain")
+@hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="pretrain")
 @reporting_bad_input
 def _pretrain(cfg: DictConfig) -> float | None:
     # Imported here, after Hydra has composed the config: a typo fails in a second, before
@@ -37,7 +38,7 @@ def _pretrain(cfg: DictConfig) -> float | None:
     return pretrain.run(cfg).get("knn_top1")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="linear")
+@hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="linear")
 @reporting_bad_input
 def _linear(cfg: DictConfig) -> None:
     from hyperssl.cli import linear
@@ -45,7 +46,7 @@ def _linear(cfg: DictConfig) -> None:
     linear.run(cfg)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="knn")
+@hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="knn")
 @reporting_bad_input
 def _knn(cfg: DictConfig) -> None:
     from hyperssl.cli import knn

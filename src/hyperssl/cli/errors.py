@@ -95,12 +95,13 @@ def _group_options(group: str) -> list[str]:
     ``configs/<group>/`` (Hydra clears its own instance when composition fails, so its list is
     gone)."""
     from hyperssl.cli.compose import CONFIGS
+    from hyperssl.options_table import preset_names
     from hyperssl.parts import PART_REGISTRIES
 
     for registry in PART_REGISTRIES:
         if registry.group == group:
             return registry.names()
-    return [path.stem for path in (CONFIGS / group).glob("*.yaml")]
+    return preset_names(CONFIGS, group)
 
 
 def _describe_missing_option_text(text: str) -> str | None:
