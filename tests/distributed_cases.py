@@ -3,6 +3,10 @@
 A case maps model outputs to a StepOutput; the same tiny model runs once on the concatenated
 global batch (reference) and under DistributedDataParallel on each rank's shard, the StepOutput
 gathered with :meth:`StepOutput.gathered` as the methods do.
+
+In float64: the geodesic losses' gradients near an angle of zero carry float32 rounding of about
+1e-3 relative (arccos' slope), so two float32 sums in different orders differ by more than any
+tolerance that would still catch a wrong gather; in float64 the two agree to 1e-12.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ from hyperssl.heads import HEADS as HEAD_REGISTRY
 from hyperssl.heads import LossHead, StepOutput, build_head
 
 WORLD = 2
+DTYPE = torch.float64
 BATCH = 6  # per rank
 DIM = 8
-QUEUE = F.normalize(torch.randn(2, 16, DIM, generator=torch.Generator().manual_seed(1)), dim=2)
-PROTOTYPES = F.normalize(torch.randn(5, DIM, generator=torch.Generator().manual_seed(3)), dim=1)
+QUEUE = F.normalize(
+    torch.randn(2, 16, DIM, generator=torch.Generator().manual_seed(1), dtype=DTYPE), dim=2
+)
+PROTOTYPES = F.normalize(
+    torch.randn(5, DIM, generator=torch.Generator().manual_seed(3), dtype=DTYPE), dim=1
+)
 # The named outputs and state the methods' own heads read (SwAV, DINO, NNCLR), made from the
 # tiny model's outputs: per-view entries are gathered like z, state is the same on every rank.
 STATE = {
     "queue_scores": QUEUE[:, :4] @ PROTOTYPES.T,  # SwAV: [large views, queued, prototypes]
     "support_set": QUEUE[0],  # NNCLR: [K, D]
     "center": 0.1 * PROTOTYPES[0],  # DINO: [D] (the tiny student and teacher logits are [B, D])
-    "teacher_temperature": torch.tensor(0.04),
+    "teacher_temperature": torch.tensor(0.04, dtype=DTYPE),
 }
 
 
@@ -38,6 +47,7 @@ class TwoHeads(nn.Module):
         super().__init__()
         torch.manual_seed(0)
         self.a, self.b, self.c = nn.Linear(5, DIM), nn.Linear(DIM, DIM), nn.Linear(5, 4)
+        self.to(DTYPE)
 
     def forward(self, x1, x2):
         z1, z2 = self.a(x1), self.a(x2)
@@ -74,8 +84,8 @@ def make_head(name: str) -> LossHead:
 
 def global_batch():
     generator = torch.Generator().manual_seed(2)
-    x1 = torch.randn(WORLD * BATCH, 5, generator=generator)
-    x2 = x1 + 0.1 * torch.randn(WORLD * BATCH, 5, generator=generator)
+    x1 = torch.randn(WORLD * BATCH, 5, generator=generator, dtype=DTYPE)
+    x2 = x1 + 0.1 * torch.randn(WORLD * BATCH, 5, generator=generator, dtype=DTYPE)
     labels = torch.randint(0, 4, (WORLD * BATCH,), generator=generator)
     return x1, x2, labels
 

@@ -27,9 +27,9 @@ def test_loss_and_gradients_match_one_process_on_the_global_batch(name, ddp_resu
     expected_loss, expected_grads = reference(name)
     for rank in range(WORLD):
         loss, grads = ddp_results[(rank, name)]
-        assert loss == pytest.approx(expected_loss, rel=1e-5, abs=1e-6)
+        assert loss == pytest.approx(expected_loss, rel=1e-10, abs=1e-12)
         for param, grad in expected_grads.items():
-            torch.testing.assert_close(grads[param], grad, rtol=1e-4, atol=1e-6, msg=param)
+            torch.testing.assert_close(grads[param], grad, rtol=1e-10, atol=1e-12, msg=param)
 
 
 def test_gather_concatenates_the_ranks_in_rank_order(ddp_results):

@@ -124,6 +124,13 @@ def test_a_requeued_job_ends_with_the_uninterrupted_jobs_weights(requeued, job):
 def test_a_job_past_its_time_limit_is_requeued_until_it_has_trained_every_step(requeued):
     run_dir = requeued["sweeps"]["time_limit"] / "0"
     summary = json.loads((run_dir / "summary.json").read_text())
+    checkpoints = run_dir / "checkpoints"
     assert requeued["restarts"]["time_limit"][0] >= 1
-    assert summary["resumed_from"] == str(run_dir / "checkpoints" / "interrupted.ckpt")
+    # The warning signal was caught mid-training and saved at least once.
+    assert (checkpoints / "interrupted.ckpt").is_file()
+    # The last start resumed from the newest checkpoint: interrupted.ckpt, or last.ckpt when the
+    # last signal came at an epoch's end (a tie goes to last.ckpt) or before training began.
+    assert summary["resumed_from"] in {
+        str(checkpoints / name) for name in ("interrupted.ckpt", "last.ckpt")
+    }
     assert summary["global_step"] == TIME_LIMITED_EPOCHS * STEPS_PER_EPOCH
