@@ -133,3 +133,57 @@ def loss():
         '<autoref identifier="hyperssl.geometries.Geometry" optional><code>Geometry</code>'
         "</autoref> and <code>torch.nn</code>."
     )
+
+
+LIST_ITEM = re.compile(r"^( *)(?:[-*] |\d+\. )")
+
+
+def list_layout_faults(docstring: str) -> list[str]:
+    """Lines where Python-Markdown (the site's renderer) would not see the list the text shows:
+    an item right after a paragraph line (it needs a blank line first), an item nested by fewer
+    than 4 spaces, or an unindented paragraph line right after an item (it joins the item)."""
+    faults = []
+    in_item = in_fence = False
+    previous = ""
+    for line in docstring.splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if in_fence or line.lstrip().startswith(">>>"):
+            previous, in_item = line, False
+            continue
+        item = LIST_ITEM.match(line)
+        if item and len(item.group(1)) == 0 and previous.strip() and not in_item:
+            faults.append(f"no blank line before the list: {line.strip()[:60]}")
+        if item and 0 < len(item.group(1)) < 4 and in_item:
+            faults.append(f"nested by {len(item.group(1))} spaces, not 4: {line.strip()[:60]}")
+        if not item and line.strip() and not line.startswith(" ") and in_item:
+            faults.append(f"paragraph joins the list item above: {line.strip()[:60]}")
+        if item:
+            in_item = True
+        elif not line.strip():
+            in_item = False
+        previous = line
+    return faults
+
+
+def test_list_layout_faults_are_found():
+    assert list_layout_faults("Text:\n\n- a\n  more\n    - b\n- c\n\nAfter.") == []
+    assert len(list_layout_faults("Text:\n- a")) == 1
+    assert len(list_layout_faults("Text:\n\n- a\n  - b")) == 1
+    assert len(list_layout_faults("Text:\n\n- a\nAfter.")) == 1
+
+
+def test_docstring_lists_render_as_lists():
+    faults = []
+    package = griffe.load("hyperssl", search_paths=[REPO / "src"])
+
+    def visit(obj) -> None:
+        if obj.is_alias:
+            return
+        if obj.docstring is not None:
+            faults.extend(f"{obj.path}: {f}" for f in list_layout_faults(obj.docstring.value))
+        for member in obj.members.values():
+            visit(member)
+
+    visit(package)
+    assert faults == []

@@ -95,8 +95,9 @@ JobRequeue=1
 ReturnToService=2
 MpiDefault=none
 SwitchType=switch/none
-# Ended jobs stay visible to squeue/scontrol for 5 minutes.
-MinJobAge=300
+# Ended jobs stay visible to squeue/scontrol (their Restarts count with them) for an hour: a
+# test reads them once the last job of its sweeps has ended, which can be many minutes later.
+MinJobAge=3600
 # SIGTERM to SIGKILL at a time limit or cancel, as on most clusters.
 KillWait=30
 CONF

@@ -71,6 +71,7 @@ def slurm(environment: dict[str, str], *command: str) -> str:
 
 
 def restarts(environment: dict[str, str], job: str) -> int:
-    """How often SLURM started a job again after a requeue (it keeps ended jobs 5 minutes)."""
+    """How often SLURM started a job again after a requeue (scripts/slurm's local cluster keeps
+    ended jobs an hour; SLURM's default is 5 minutes)."""
     record = slurm(environment, "scontrol", "-o", "show", "job", job)
     return int(re.search(r"\bRestarts=(\d+)", record).group(1))

@@ -76,18 +76,18 @@ def requeued(slurm_environment, tmp_path_factory) -> dict:
     slurm(slurm_environment, "scontrol", "requeue", job_id(sweep, 1))
     slurm(slurm_environment, "scancel", "--signal=USR2", job_id(sweep, 2))
 
-    status = {name: finish(launchers[name], logs[name]) for name in sweeps}
+    status, restart_counts = {}, {}
+    for name, path in sweeps.items():  # each sweep's counts as soon as its jobs have ended
+        status[name] = finish(launchers[name], logs[name])
+        restart_counts[name] = [
+            restarts(slurm_environment, job_id(path, job))
+            for job in range(3 if name == "signalled" else 1)
+        ]
     return {
         "status": status,
         "logs": {name: log.read_text() for name, log in logs.items()},
         "sweeps": sweeps,
-        "restarts": {
-            name: [
-                restarts(slurm_environment, job_id(path, job))
-                for job in range(3 if name == "signalled" else 1)
-            ]
-            for name, path in sweeps.items()
-        },
+        "restarts": restart_counts,
     }
 
 

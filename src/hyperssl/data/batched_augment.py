@@ -15,8 +15,10 @@ Gaussian blur with one kernel per image, and the rotation's sampling grid. Equal
 torchvision's own (it is batched).
 
 Differences from the per-image path on uint8 tensors, about one uint8 level per step:
+
 - values stay float between steps, where torchvision rounds or truncates to uint8 after each;
 - torchvision's CPU bicubic on uint8 uses fixed-point weights; these are float.
+
 Like that path (and PIL), the resize clamps to [0, 255] between its horizontal and vertical
 passes; torchvision's float path (used on GPU) does not, which differs by up to ~15 levels where
 bicubic overshoots on sharp edges.

@@ -1,21 +1,22 @@
 """The LightningDataModule of pretraining: multi-view training batches, labelled evaluation batches.
 
 Batches:
+
 - training steps get ``(views, labels, index)``; views a list of V float32 [B, 3, H, W] (V and
   H, W set by the augmentation pipelines), labels long [B] (-1 for unlabelled images), index long
   [B] the sample's position in the pretraining set. Shuffled, last partial batch dropped.
   Where they are made depends on ``data.augment_on`` (:class:`~hyperssl.data.schema.DataConfig`;
   ``auto``: batched for in-memory data sets, and for folders on CUDA only):
-  - per image (``workers``): ``train_dataloader`` yields them, its workers running the
-    torchvision pipelines of :mod:`hyperssl.data.augment`;
-  - batched (``batch``): ``train_dataloader`` yields ``(images, labels, index)``, images either
-    the uint8 [B, 3, H, W] of an in-memory data set, gathered in one indexing op with no
-    workers, or the :class:`~hyperssl.data.encoded_files.EncodedImages` whose bytes the workers
-    read from a folder's files; ``on_after_batch_transfer`` turns them into the views on the
-    device (files decoded there first, :mod:`hyperssl.data.encoded_files`; then
-    :mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch, rank):
-    a resumed run draws the same views with no extra checkpoint state. Outside a Trainer,
-    ``augment_batch(batch_on_device, epoch, batch_idx)`` does the same.
+    - per image (``workers``): ``train_dataloader`` yields them, its workers running the
+      torchvision pipelines of :mod:`hyperssl.data.augment`;
+    - batched (``batch``): ``train_dataloader`` yields ``(images, labels, index)``, images either
+      the uint8 [B, 3, H, W] of an in-memory data set, gathered in one indexing op with no
+      workers, or the :class:`~hyperssl.data.encoded_files.EncodedImages` whose bytes the workers
+      read from a folder's files; ``on_after_batch_transfer`` turns them into the views on the
+      device (files decoded there first, :mod:`hyperssl.data.encoded_files`; then
+      :mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch, rank):
+      a resumed run draws the same views with no extra checkpoint state. Outside a Trainer,
+      ``augment_batch(batch_on_device, epoch, batch_idx)`` does the same.
 - ``val_dataloader``: ``(images, labels)`` with the eval transform; ``[]`` when there is no
   labelled validation data (``folder``, ``imagefolder`` without ``val_path``, digits with
   ``val_fraction=0``).

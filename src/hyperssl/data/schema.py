@@ -41,6 +41,7 @@ class DataConfig(PartConfig):
     imagefolder and folder. Digits are bundled with scikit-learn: the paths are not used.
 
     ``augment_on`` chooses where training views are made:
+
     - ``batch``: a batch at a time on the training device (:mod:`hyperssl.data.batched_augment`).
       Data sets held in memory (``DataSource.in_memory``) are gathered with no workers; image
       files (imagefolder, folder) are read as bytes by ``num_workers`` workers and decoded on the
