@@ -26,12 +26,14 @@ LAUNCHES = {
     "two_nodes": [*DDP, "trainer.devices=1", "trainer.num_nodes=2"],
     # Two tasks for a one-process trainer: each would train its own copy into the same folder.
     "mismatch": [*TINY, "hydra.launcher.tasks_per_node=2"],
-    # Twins of 3 epochs of 11 steps (1437 digits, 2 ranks of 64 a step); job 1 is requeued.
-    "requeued": [*DDP, "trainer.devices=2", "trainer.max_epochs=3", "optimizer.batch_size=64"]
+    # Twins of 2 epochs of 11 steps (1437 digits, 2 ranks of 64 a step); job 1 is requeued in
+    # its second epoch.
+    "requeued": [*DDP, "trainer.devices=2", "trainer.max_epochs=2", "optimizer.batch_size=64"]
     + ["backbone.kwargs.width=32", "trainer.limit_train_batches=null", "resume=auto"]
     + ["seed=5,5", "hydra.sweep.subdir=${hydra.job.num}"],
 }
 REQUEUED_STEPS_PER_EPOCH = 11
+REQUEUED_EPOCHS = 2
 
 
 def job_log(sweep: Path, task: int) -> str:
@@ -104,7 +106,7 @@ def test_a_ddp_job_requeued_mid_epoch_ends_with_its_uninterrupted_twins_weights(
         twin / "checkpoints" / "interrupted.ckpt", map_location="cpu", weights_only=True
     )
     assert interrupted["global_step"] % REQUEUED_STEPS_PER_EPOCH != 0
-    assert summary["global_step"] == 3 * REQUEUED_STEPS_PER_EPOCH
+    assert summary["global_step"] == REQUEUED_EPOCHS * REQUEUED_STEPS_PER_EPOCH
     uninterrupted = load_file(job["sweep"] / "0" / "backbone.safetensors")
     resumed = load_file(twin / "backbone.safetensors")
     assert [name for name in resumed if not torch.equal(resumed[name], uninterrupted[name])] == []

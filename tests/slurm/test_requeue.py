@@ -9,8 +9,8 @@ SLURM signals with the job's own):
   to every process, SLURM requeues); job 2 gets SIGUSR2, the signal submitit asks SLURM to send
   before a time limit (``--signal=USR2@<signal_delay_s>``), and submitit requeues it once the
   step is saved. Both end with weights ``torch.equal`` to job 0's.
-- one job with a one-minute time limit and twice that much training: SLURM's own warning signal
-  stops it, as often as it takes, and it ends with every step trained.
+- one job with a one-minute time limit and two to four times that much training: SLURM's own
+  warning signal stops it, as often as it takes, and it ends with every step trained.
 """
 
 import json
@@ -37,8 +37,9 @@ RUN = [
     "resume=auto",
     "hydra.sweep.subdir=${hydra.job.num}",
 ]
-REQUEUED_EPOCHS = 3
-TIME_LIMITED_EPOCHS = 12
+REQUEUED_EPOCHS = 2
+# About 2 to 4 one-minute starts on 2 cores.
+TIME_LIMITED_EPOCHS = 8
 
 
 def interrupted_step(run_dir: Path) -> int:
