@@ -1,6 +1,7 @@
-"""Run ``main_pretrain.py`` but freeze it at a chosen point, so that a test can SIGKILL it there.
+"""Run ``main_pretrain.py`` (or ``main_linear.py``) but freeze it at a chosen point, so that a
+test can SIGKILL it there.
 
-    python tests/kill_harness.py <point> <marker> [overrides ...]
+    python tests/kill_harness.py [--entry=main_linear.py] <point> <marker> [overrides ...]
 
 point, one of:
     step=<n>     just after the optimizer step that makes global_step n (mid-epoch, say)
@@ -11,8 +12,8 @@ point, one of:
     saved=<n>    just after the n-th ``last.ckpt`` has been renamed into place
 
 At the point the process creates ``marker`` and sleeps (or pauses); the test waits for the marker,
-then kills (or signals) it. Only this harness is patched: the production code runs as
-``main_pretrain.py`` runs it.
+then kills (or signals) it. Only this harness is patched: the production code runs as the
+entry point runs it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 from hydra_runs import REPO
 
 from hyperssl.checkpoint_io import AtomicCheckpointIO
-from hyperssl.cli import pretrain
+from hyperssl.cli import linear, pretrain
 
 FROZEN_SECONDS = 300  # killed long before; bounded so a forgotten process ends by itself
 
@@ -50,15 +51,21 @@ class FreezeAfterStep(pl.Callback):
             freeze(self.marker)
 
 
+def add_callback(make: Any, first: bool = False) -> None:
+    """Every entry point's trainer gets the callback ``make()`` (first, or last)."""
+    for entry in (pretrain, linear):
+        build = entry.build_trainer
+
+        def build_with_callback(*args: Any, build: Any = build, **kwargs: Any) -> pl.Trainer:
+            trainer = build(*args, **kwargs)
+            trainer.callbacks.insert(0 if first else len(trainer.callbacks), make())
+            return trainer
+
+        entry.build_trainer = build_with_callback
+
+
 def freeze_after_step(step: int, marker: Path) -> None:
-    build = pretrain.build_trainer
-
-    def build_with_freeze(*args: Any, **kwargs: Any) -> pl.Trainer:
-        trainer = build(*args, **kwargs)
-        trainer.callbacks.append(FreezeAfterStep(step, marker))
-        return trainer
-
-    pretrain.build_trainer = build_with_freeze
+    add_callback(lambda: FreezeAfterStep(step, marker))
 
 
 class PauseAfterStep(pl.Callback):
@@ -72,15 +79,8 @@ class PauseAfterStep(pl.Callback):
 
 
 def pause_after_step(step: int, marker: Path) -> None:
-    build = pretrain.build_trainer
-
-    def build_with_pause(*args: Any, **kwargs: Any) -> pl.Trainer:
-        trainer = build(*args, **kwargs)
-        # First, so that the signal arrives before the run's own batch-end hooks of that step.
-        trainer.callbacks.insert(0, PauseAfterStep(step, marker))
-        return trainer
-
-    pretrain.build_trainer = build_with_pause
+    # First, so that the signal arrives before the run's own batch-end hooks of that step.
+    add_callback(lambda: PauseAfterStep(step, marker), first=True)
 
 
 def freeze_while_writing(count: int, marker: Path) -> None:
@@ -129,12 +129,16 @@ POINTS = {
 
 
 def main() -> None:
-    point, marker, *overrides = sys.argv[1:]
+    arguments = sys.argv[1:]
+    entry = "main_pretrain.py"
+    if arguments[0].startswith("--entry="):
+        entry = arguments.pop(0).removeprefix("--entry=")
+    point, marker, *overrides = arguments
     kind, _, number = point.partition("=")
     POINTS[kind](int(number), Path(marker))
-    # Exactly as `python main_pretrain.py <overrides>`: Hydra reads them from sys.argv.
+    # Exactly as `python <entry> <overrides>`: Hydra reads them from sys.argv.
     sys.argv = [sys.argv[0], *overrides]
-    runpy.run_path(str(REPO / "main_pretrain.py"), run_name="__main__")
+    runpy.run_path(str(REPO / entry), run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,19 @@ def test_finetuning_trains_the_backbone():
     x, y = separable_features(64)
     trainer(1).fit(probe, feature_loader(x, y, 16, shuffle=True))
     assert not torch.equal(backbone.weight, before)
+
+
+def test_feature_batches_are_a_new_permutation_each_epoch_drawn_from_seed_and_epoch():
+    x, y = torch.arange(40.0).unsqueeze(1), torch.arange(40)
+
+    def epoch_order(loader, epoch: int) -> list[int]:
+        loader.sampler.set_epoch(epoch)  # what Lightning calls at each epoch's start
+        return torch.cat([labels for _, labels in loader]).tolist()
+
+    loader = feature_loader(x, y, 16, shuffle=True, seed=3)
+    first, second = epoch_order(loader, 0), epoch_order(loader, 1)
+    assert sorted(first) == sorted(second) == list(range(40))
+    assert first != second
+    # A new loader (a resumed run's) set to epoch 1 draws epoch 1's order, not epoch 0's.
+    assert epoch_order(feature_loader(x, y, 16, shuffle=True, seed=3), 1) == second
+    assert epoch_order(feature_loader(x, y, 16, shuffle=True, seed=4), 1) != second

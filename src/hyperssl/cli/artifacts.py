@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,20 @@ def record_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
     OmegaConf.save(hydra.overrides.task, record / "overrides.yaml")
 
 
-def check_resumable(path: Path, cfg: DictConfig) -> None:
-    """The checkpoint loads, is a hyperssl pretraining checkpoint, and is of this run's method and
-    backbone: otherwise Lightning would fail deep inside with a state-dict mismatch."""
+def read_checkpoint(path: Path) -> Any:
+    """A checkpoint to resume from, loaded without running code from it (``weights_only``); one
+    line naming it on ``resume`` when it does not load."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # any unreadable file: truncated, empty, not a torch file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError("resume", f"{path} is not a readable checkpoint ({reason})") from error
+
+
+def check_resumable(path: Path, cfg: DictConfig) -> None:
+    """The checkpoint loads, is a hyperssl pretraining checkpoint, and is of this run's method and
+    backbone: otherwise Lightning would fail deep inside with a state-dict mismatch."""
+    checkpoint = read_checkpoint(path)
     saved = (
         checkpoint.get("hyper_parameters", {}).get("cfg") if isinstance(checkpoint, dict) else None
     )
@@ -137,7 +144,7 @@ def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> 
     if is_global_rank_zero():
         claim_run_dir(run_dir)
     if resume == "auto":
-        return continue_in_place(run_dir, cfg)
+        return continue_in_place(run_dir, lambda path: check_resumable(path, cfg))
     if is_global_rank_zero():
         ensure_fresh_run_dir(run_dir)
     if not resume:
@@ -147,10 +154,10 @@ def checkpoint_to_resume(resume: str | None, run_dir: Path, cfg: DictConfig) -> 
     return path
 
 
-def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
+def continue_in_place(run_dir: Path, check: Callable[[Path], None]) -> Path | None:
     """``resume=auto``: the run dir's newest checkpoint if any (a requeued or interrupted job
-    continues in place, see :func:`newest_checkpoint`), else a fresh start there, unless the run
-    dir holds a finished run.
+    continues in place, see :func:`newest_checkpoint`) once ``check`` accepts it, else a fresh
+    start there, unless the run dir holds a finished run.
 
     A job killed mid-save leaves a temporary beside its checkpoints: removed here, before this
     run writes any. A job killed before its first checkpoint leaves a metrics.csv (and maybe an
@@ -163,7 +170,7 @@ def continue_in_place(run_dir: Path, cfg: DictConfig) -> Path | None:
             log.info("removed %s, left by a process killed while saving a checkpoint", path)
     newest = newest_checkpoint(run_dir)
     if newest is not None:
-        check_resumable(newest, cfg)
+        check(newest)
         return newest
     if is_global_rank_zero():
         ensure_fresh_run_dir(run_dir, unfinished_ok=True)

@@ -9,11 +9,15 @@ Three ways, chosen by ``linear.*``:
   (solo-learn's spelling).
 
 A NaN or inf loss raises :class:`~hyperssl.errors.NonFiniteLossError` before any summary is
-written; ``main_linear.py`` turns it into one line on stderr and exit status 3.
+written; ``main_linear.py`` turns it into one line on stderr and exit status 3. A stop signal
+(SIGTERM, SIGINT, SIGUSR1, SIGUSR2: a SLURM pre-emption or time limit) saves
+``checkpoints/interrupted.ckpt`` and exits 75; ``resume=auto`` continues the run directory from
+its newest checkpoint to the weights an uninterrupted probe ends with, as pretraining does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -27,19 +31,25 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from hyperssl.cli.artifacts import (
+    check_inside_sweep_dir,
+    continue_in_place,
     ensure_fresh_run_dir,
     is_global_rank_zero,
+    read_checkpoint,
     record_hydra_files,
     write_summary,
 )
-from hyperssl.cli.checkpoints import load_pretrained
+from hyperssl.cli.checkpoints import PretrainedEncoder, load_pretrained
 from hyperssl.cli.held_logs import logs_held_until_success
+from hyperssl.cli.run_claim import holding_run_dir
 from hyperssl.cli.trainer import (
     build_trainer,
     check_accelerator_present,
     check_slurm_allocation,
+    fit_until_stopped,
 )
 from hyperssl.data.augment import build_pipeline
+from hyperssl.errors import ConfigError
 from hyperssl.eval.data import (
     backbone_features,
     image_loader,
@@ -70,14 +80,56 @@ def _device_name(cfg: DictConfig) -> str:
     return "cpu" if accelerator == "cpu" else "auto"
 
 
+def _is_probe_checkpoint(path: Path) -> None:
+    """``resume=auto``'s check before anything is loaded: a readable checkpoint of a probe."""
+    checkpoint = read_checkpoint(path)
+    if not isinstance(checkpoint, dict) or "pretrained" not in checkpoint:
+        raise ConfigError("resume", f"{path} is not a hyperssl linear-probe checkpoint")
+
+
+def check_same_probe(path: Path, probe: LinearProbe, encoder: PretrainedEncoder) -> None:
+    """The probe in ``path`` was trained on this encoder's weights, with this probe's parameters
+    (``finetune`` and the number of classes included): ``pretrained_feature_extractor=latest``
+    may name a newer pretraining run by the time a requeued probe starts again."""
+    checkpoint = read_checkpoint(path)
+    theirs = checkpoint["pretrained"]
+    ours = str(encoder.source.resolve())
+    if theirs != ours:
+        raise ConfigError(
+            "resume",
+            f"{path} is a probe of {theirs}, this run's encoder is {ours}",
+            f"pretrained_feature_extractor={theirs}, or a new run directory",
+        )
+    shapes = {name: tuple(t.shape) for name, t in checkpoint.get("state_dict", {}).items()}
+    expected = {name: tuple(t.shape) for name, t in probe.state_dict().items()}
+    if shapes != expected:
+        raise ConfigError(
+            "resume",
+            f"{path} holds another probe's parameters (finetune, data set or classes differ)",
+            "the settings that run was started with, or a new run directory",
+        )
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate the probe as configured; returns (and writes) the run's summary."""
+    """Train and evaluate the probe as configured; returns (and writes) the run's summary. The
+    run directory is claimed for the run's life (:mod:`hyperssl.cli.run_claim`)."""
     validate_linear(cfg)
     check_accelerator_present(cfg.trainer)
     check_slurm_allocation(cfg.trainer)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if is_global_rank_zero():  # further DDP processes start in the same run directory
+    check_inside_sweep_dir(run_dir)
+    # Further DDP processes start in the same run directory: the first one checks and claims it.
+    with holding_run_dir(run_dir) if is_global_rank_zero() else contextlib.nullcontext():
+        return _probe(cfg, run_dir)
+
+
+def _probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    resume_from = None
+    if cfg.resume == "auto":
+        resume_from = continue_in_place(run_dir, _is_probe_checkpoint)
+    elif is_global_rank_zero():
         ensure_fresh_run_dir(run_dir)
+    if is_global_rank_zero():
         record_hydra_files(run_dir, cfg)
     warn_if_warmup_covers_the_run(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -132,15 +184,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         finetune=mode == "finetune",
         backbone_lr=cfg.linear.backbone_lr,
         nan_guard=cfg.nan_guard,
+        pretrained=str(encoder.source.resolve()),
     )
+    if resume_from is not None:
+        check_same_probe(resume_from, probe, encoder)
     if mode != "finetune":
         # The frozen encoder is in eval mode on purpose; Lightning warns about any such module.
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
-    trainer = build_trainer(cfg, run_dir, has_validation=True)
+    trainer = build_trainer(cfg, run_dir, has_validation=True, resume_from=resume_from)
     # A sweep's next job must not log into this job's wandb run: closed here, failed or not.
     with closing_loggers(trainer.loggers):
         start = time.perf_counter()
-        trainer.fit(probe, train_dataloaders=train_loader, val_dataloaders=val_loader)
+        fit_until_stopped(
+            trainer,
+            probe,
+            train_dataloaders=train_loader,
+            val_dataloaders=val_loader,
+            ckpt_path=resume_from,
+        )
         train_seconds = time.perf_counter() - start
         final = trainer.validate(probe, dataloaders=val_loader, verbose=False)[0]
 
@@ -152,6 +213,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "global_step": trainer.global_step,
             "feature_seconds": round(feature_seconds, 2),
             "train_seconds": round(train_seconds, 2),
+            "resumed_from": str(resume_from) if resume_from else None,
             "linear_top1": float(final["val/acc1"]),
             "linear_top5": float(final["val/acc5"]),
             "linear_val_loss": float(final["val/loss"]),

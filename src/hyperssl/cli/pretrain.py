@@ -11,9 +11,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from hyperssl.callbacks.stop_on_signal import StopOnSignal
 from hyperssl.cli.artifacts import (
     check_inside_sweep_dir,
     checkpoint_to_resume,
@@ -28,6 +26,7 @@ from hyperssl.cli.trainer import (
     build_trainer,
     check_accelerator_present,
     check_slurm_allocation,
+    fit_until_stopped,
 )
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.eval.features import extract_features
@@ -91,14 +90,7 @@ def _train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
         start = time.perf_counter()
-        try:
-            # weights_only: a checkpoint to resume from is untrusted; loading it runs no code.
-            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-        except SIGTERMException as stop:
-            (stop_on_signal,) = [c for c in trainer.callbacks if isinstance(c, StopOnSignal)]
-            # In a job submitit launched, its handler requeues the job (on its signal) and exits.
-            stop_on_signal.hand_back()
-            raise stop_on_signal.interruption(trainer) from stop
+        fit_until_stopped(trainer, model, datamodule=datamodule, ckpt_path=resume_from)
         train_seconds = time.perf_counter() - start
 
         summary: dict[str, Any] = {

@@ -12,6 +12,7 @@ import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from hyperssl.callbacks.diagnostics import diagnostic_callbacks
 from hyperssl.callbacks.resume_position import ResumeDataPosition
@@ -186,3 +187,18 @@ def build_trainer(
         callbacks=callbacks,
         enable_checkpointing=cfg.checkpoint.enabled,
     )
+
+
+def fit_until_stopped(trainer: pl.Trainer, model: pl.LightningModule, **fit_arguments: Any) -> None:
+    """``trainer.fit``; a stop signal ends it with
+    :class:`~hyperssl.errors.TrainingInterruptedError` (exit status 75, one line) once
+    :class:`~hyperssl.callbacks.stop_on_signal.StopOnSignal` has saved the step. Left to
+    Lightning, its ``SIGTERMException`` (a ``SystemExit``) would end the process with status 0.
+    A checkpoint to resume from (``ckpt_path``) is untrusted: loaded with ``weights_only``."""
+    try:
+        trainer.fit(model, weights_only=True, **fit_arguments)
+    except SIGTERMException as stop:
+        (stop_on_signal,) = [c for c in trainer.callbacks if isinstance(c, StopOnSignal)]
+        # In a job submitit launched, its handler requeues the job (on its signal) and exits.
+        stop_on_signal.hand_back()
+        raise stop_on_signal.interruption(trainer) from stop

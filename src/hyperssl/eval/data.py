@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 
 from hyperssl.data.augment import eval_transform
 from hyperssl.data.datamodule import PretrainDataModule, TransformedDataset
+from hyperssl.data.sampler import EpochSeededShuffle
 from hyperssl.data.schema import AugmentationConfig
 from hyperssl.data.worker_init import init_data_worker
 from hyperssl.errors import ConfigError
@@ -90,11 +91,12 @@ def load_eval_data(data_cfg: DictConfig, split_seed: int) -> EvalData:
 
 
 def sample_order(dataset: Dataset, shuffle: bool, seed: int) -> Sampler:
-    """The order of a probe's samples: a permutation per epoch from a generator seeded with
-    ``seed`` (the same for images and for their precomputed features, so both paths train the
-    probe on the same batches), or the data set's own order."""
+    """The order of a probe's samples: a permutation per epoch drawn from (``seed``, epoch), so
+    that a probe resumed mid-epoch sees the batches of an uninterrupted one (the same for images
+    and for their precomputed features, so both paths train the probe on the same batches), or
+    the data set's own order."""
     if shuffle:
-        return RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+        return EpochSeededShuffle(dataset, seed)
     return SequentialSampler(dataset)
 
 
@@ -108,13 +110,17 @@ def image_loader(
 ) -> DataLoader:
     """``(transform(image), label)`` batches in :func:`sample_order`."""
     images = TransformedDataset(dataset, transform)
+    sampler = sample_order(images, shuffle, seed)
+    # The workers' seeds from (seed, epoch) too, as pretraining's (EpochSeededShuffle).
+    worker_seeds = getattr(sampler, "worker_seeds", None) if num_workers > 0 else None
     return DataLoader(
         images,
         batch_size=batch_size,
-        sampler=sample_order(images, shuffle, seed),
+        sampler=sampler,
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
         worker_init_fn=init_data_worker,
+        generator=worker_seeds,
     )
 
 

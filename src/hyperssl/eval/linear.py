@@ -44,7 +44,9 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
 
     ``backbone_lr``: the fine-tuned backbone's learning rate, in ``optimizer.lr``'s units (scaled
     with the batch size alike); None gives it ``optimizer.lr``. ``nan_guard``: ``auto``, ``step``
-    or ``deferred``, as pretraining's (:mod:`hyperssl.methods.nan_guard`).
+    or ``deferred``, as pretraining's (:mod:`hyperssl.methods.nan_guard`). ``pretrained``: where
+    the encoder's weights came from, recorded in the probe's checkpoints (``"pretrained"``) so
+    that a resumed probe can refuse another encoder.
     """
 
     def __init__(
@@ -57,8 +59,10 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
         finetune: bool = False,
         backbone_lr: float | None = None,
         nan_guard: str = "auto",
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
+        self.pretrained = pretrained
         self.encoder = encoder
         self.head = nn.Linear(num_features, num_classes)
         self.finetune = finetune
@@ -171,6 +175,7 @@ class LinearProbe(ScheduledOptimization, pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._raise_if_a_deferred_check_failed()  # never write a NaN or inf
         self._raise_if_state_not_finite(self.global_step)
+        checkpoint["pretrained"] = self.pretrained
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs, labels = batch[0], batch[1]
@@ -206,5 +211,15 @@ def feature_loader(
     collate), which is most of the time of a linear probe on cached features.
     """
     dataset = TensorDataset(features, labels)
-    batches = BatchSampler(sample_order(dataset, shuffle, seed), batch_size, drop_last=False)
+    batches = EpochBatches(sample_order(dataset, shuffle, seed), batch_size, drop_last=False)
     return DataLoader(dataset, sampler=batches, batch_size=None)
+
+
+class EpochBatches(BatchSampler):
+    """A BatchSampler that passes Lightning's ``set_epoch`` on to its sampler: as the loader's
+    ``sampler`` (one index list per fetch), it is the object Lightning calls."""
+
+    def set_epoch(self, epoch: int) -> None:
+        set_epoch = getattr(self.sampler, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)

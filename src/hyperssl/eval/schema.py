@@ -91,6 +91,9 @@ class LinearConfig:
     name: str = "linear-${data.dataset}"
     seed: int = 5
     nan_guard: str = "auto"  # a NaN/inf loss stops the probe, exit 3: auto, step, deferred
+    # auto: continue this run directory from its newest checkpoint (a probe stopped by a signal,
+    # or requeued), else start it there; null: a new run directory.
+    resume: str | None = None
 
 
 @dataclass
@@ -153,6 +156,12 @@ def validate_linear(cfg: DictConfig) -> None:
         cfg.nan_guard in NAN_GUARD_MODES, "nan_guard", cfg.nan_guard, ", ".join(NAN_GUARD_MODES)
     )
     require(bool(cfg.feature_cache.dir), "feature_cache.dir", cfg.feature_cache.dir, "a directory")
+    require(
+        cfg.resume in (None, "auto"),
+        "resume",
+        cfg.resume,
+        "null or auto (a probe continues in its own run directory)",
+    )
 
 
 def validate_knn(cfg: DictConfig) -> None:
