@@ -6,17 +6,13 @@ two DataLoader workers. A probe of another encoder, or a bad ``resume``, is refu
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from hydra_runs import REPO, linear_overrides, run_linear
-from test_sigkill import HARNESS, environment
+from hydra_runs import linear_overrides, run_linear
+from paused_runs import signal_paused_run
 
 from hyperssl import ConfigError
 from hyperssl.cli.errors import EXIT_INTERRUPTED
@@ -30,29 +26,10 @@ PROBES = {
 
 
 def interrupt_at(step: int, run_dir: Path, overrides: list[str], log: Path) -> tuple[int, str]:
-    """Start ``main_linear.py`` paused after ``step``, send SIGTERM to its process group (its
-    workers included, as SLURM does); its exit status and stderr."""
-    marker = log.with_suffix(".paused")
-    arguments = ["--entry=main_linear.py", f"pause={step}", str(marker), *overrides]
-    with open(log, "w") as stdout, open(log.with_suffix(".stderr"), "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(HARNESS), *arguments, f"hydra.run.dir={run_dir}"],
-            cwd=REPO,
-            env=environment(),
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            stderr_text = log.with_suffix(".stderr").read_text()[-3000:]
-            pytest.fail(f"the probe never reached step {step}:\n{stderr_text}")
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGTERM)
-    return process.wait(timeout=120), log.with_suffix(".stderr").read_text()
+    """``main_linear.py`` paused after ``step``, then SIGTERM to its process group (its workers
+    included, as SLURM sends it); its exit status and stderr."""
+    arguments = [*overrides, f"hydra.run.dir={run_dir}"]
+    return signal_paused_run("main_linear.py", step, signal.SIGTERM, arguments, log)
 
 
 def head_of(run_dir: Path) -> dict[str, torch.Tensor]:

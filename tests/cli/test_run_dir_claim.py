@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from hydra_runs import REPO, read_metrics, run_entry
-from test_sigkill import HARNESS, RUN, environment
+from paused_runs import HARNESS, environment
+from test_sigkill import RUN
 
 from hyperssl.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from hyperssl.cli.run_claim import claim_run_dir, release_run_dir

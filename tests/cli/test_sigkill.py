@@ -22,11 +22,11 @@ import pytest
 import torch
 from hydra_runs import REPO, TINY, metric_by_step
 from omegaconf import OmegaConf
+from paused_runs import HARNESS, environment
 
 from hyperssl import ConfigError
 from hyperssl.cli.artifacts import checkpoint_to_resume
 
-HARNESS = Path(__file__).resolve().parents[1] / "kill_harness.py"
 # 3 epochs of 3 steps, a checkpoint (last.ckpt, and best.ckpt by val/acc1) after each epoch.
 RUN = [*TINY, "trainer.max_epochs=3", "scheduler.warmup_epochs=1", "knn.enabled=false"]
 FINAL_STEP = 9
@@ -38,14 +38,6 @@ KILLS = [
     ("during_save", "writing=1", ["resume=auto"]),  # from step 3: the save of epoch 1
     ("right_after_save", "saved=1", ["resume=auto"]),  # epoch 1 again, its save completes
 ]
-
-
-def environment() -> dict[str, str]:
-    """One intra-op thread: runs this small gain nothing from more, and on a loaded machine
-    OpenMP's spinning threads double their time."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    env.pop("HYDRA_FULL_ERROR", None)
-    return env
 
 
 def kill_at(point: str, run_dir: Path, overrides: list[str], log: Path) -> int:

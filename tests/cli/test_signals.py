@@ -12,22 +12,16 @@ did not finish; its last line on stderr says where its checkpoint is and how to 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from hydra_runs import REPO
+from paused_runs import signal_paused_run
 from test_sigkill import (
     FINAL_STEP,
-    HARNESS,
     RUN,
     checkpoint_files,
-    environment,
     final_weights,
     losses_by_step,
     pretrain,
@@ -48,27 +42,8 @@ WORKERS = ["data.augment_on=workers", "data.num_workers=2"]
 
 def interrupt_at(step: int, signum: signal.Signals, run_dir: Path, overrides: list[str], log: Path):
     """Start the run paused after ``step``, send it ``signum``; its exit status and stderr."""
-    marker = log.with_suffix(".paused")
-    arguments = [f"pause={step}", str(marker), *RUN, *WORKERS, *overrides]
-    arguments.append(f"hydra.run.dir={run_dir}")
-    with open(log, "w") as stdout, open(log.with_suffix(".stderr"), "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(HARNESS), *arguments],
-            cwd=REPO,
-            env=environment(),
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"the run never reached step {step}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.05)
-    os.killpg(process.pid, signum)
-    return process.wait(timeout=120), log.with_suffix(".stderr").read_text()
+    arguments = [*RUN, *WORKERS, *overrides, f"hydra.run.dir={run_dir}"]
+    return signal_paused_run("main_pretrain.py", step, signum, arguments, log)
 
 
 @pytest.fixture(scope="module")
