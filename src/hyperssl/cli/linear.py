@@ -39,7 +39,7 @@ from hyperssl.cli.artifacts import (
     record_hydra_files,
     write_summary,
 )
-from hyperssl.cli.checkpoints import PretrainedEncoder, load_pretrained
+from hyperssl.cli.checkpoints import load_pretrained
 from hyperssl.cli.held_logs import logs_held_until_success
 from hyperssl.cli.run_claim import holding_run_dir
 from hyperssl.cli.trainer import (
@@ -87,13 +87,13 @@ def _is_probe_checkpoint(path: Path) -> None:
         raise ConfigError("resume", f"{path} is not a hyperssl linear-probe checkpoint")
 
 
-def check_same_probe(path: Path, probe: LinearProbe, encoder: PretrainedEncoder) -> None:
-    """The probe in ``path`` was trained on this encoder's weights, with this probe's parameters
-    (``finetune`` and the number of classes included): ``pretrained_feature_extractor=latest``
-    may name a newer pretraining run by the time a requeued probe starts again."""
+def check_same_probe(path: Path, probe: LinearProbe) -> None:
+    """The probe in ``path`` was trained on this probe's encoder weights (``probe.pretrained``),
+    with its parameters (``finetune`` and the number of classes included):
+    ``pretrained_feature_extractor=latest`` may name a newer pretraining run by the time a
+    requeued probe starts again."""
     checkpoint = read_checkpoint(path)
-    theirs = checkpoint["pretrained"]
-    ours = str(encoder.source.resolve())
+    theirs, ours = checkpoint["pretrained"], probe.pretrained
     if theirs != ours:
         raise ConfigError(
             "resume",
@@ -187,7 +187,7 @@ def _probe(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         pretrained=str(encoder.source.resolve()),
     )
     if resume_from is not None:
-        check_same_probe(resume_from, probe, encoder)
+        check_same_probe(resume_from, probe)
     if mode != "finetune":
         # The frozen encoder is in eval mode on purpose; Lightning warns about any such module.
         warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
