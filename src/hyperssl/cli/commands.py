@@ -16,6 +16,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+# Modules, not names: this module's own pretrain, linear and knn are the console commands.
+import hyperssl.cli.knn
+import hyperssl.cli.linear
+import hyperssl.cli.pretrain
 from hyperssl.cli.errors import reporting_bad_input, run_reporting_bad_input
 from hyperssl.cli.gcl_flags import translate_gcl_flags
 from hyperssl.config import register_configs
@@ -30,28 +34,20 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="pretrain")
 @reporting_bad_input
 def _pretrain(cfg: DictConfig) -> float | None:
-    # Imported here, after Hydra has composed the config: a typo fails in a second, before
-    # torch and Lightning are loaded.
-    from hyperssl.cli import pretrain
-
     # The value Hydra's sweepers (e.g. Optuna) optimise: the run's final k-NN top-1.
-    return pretrain.run(cfg).get("knn_top1")
+    return hyperssl.cli.pretrain.run(cfg).get("knn_top1")
 
 
 @hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="linear")
 @reporting_bad_input
 def _linear(cfg: DictConfig) -> None:
-    from hyperssl.cli import linear
-
-    linear.run(cfg)
+    hyperssl.cli.linear.run(cfg)
 
 
 @hydra.main(version_base="1.3", config_path=PACKAGED_CONFIGS, config_name="knn")
 @reporting_bad_input
 def _knn(cfg: DictConfig) -> None:
-    from hyperssl.cli import knn
-
-    knn.run(cfg)
+    hyperssl.cli.knn.run(cfg)
 
 
 def _knn_with_gcl_flags() -> None:
