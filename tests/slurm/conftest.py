@@ -22,6 +22,10 @@ from hydra_runs import REPO, entry_environment
 SCRIPTS = REPO / "scripts" / "slurm"
 # start_local_cluster.sh's default state folder, which holds its slurm.conf.
 DEFAULT_STATE = Path("/tmp/hyperssl-slurm")
+# A test session's own cluster: its state folder's name starts so, and OWNER_FILE in it holds the
+# PID of the pytest process that started it.
+SESSION_STATE_PREFIX = "hyperssl-slurm-"
+OWNER_FILE = "pytest.pid"
 
 
 def sinfo_answers(environment: dict[str, str]) -> bool:
@@ -51,6 +55,21 @@ def default_cluster_runs() -> bool:
         return False
 
 
+def stop_clusters_of_ended_sessions() -> None:
+    """Stop and remove the clusters that earlier test sessions started and never stopped (a
+    session killed mid-way skips the fixture's teardown): their daemons would hold the ports a
+    new cluster needs. A cluster whose session still runs is left alone."""
+    for state in Path(tempfile.gettempdir()).glob(f"{SESSION_STATE_PREFIX}*"):
+        try:
+            owner = int((state / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or a session still writing it
+        if Path(f"/proc/{owner}").exists():
+            continue
+        subprocess.run([SCRIPTS / "stop_local_cluster.sh", "--state", state], check=True)
+        shutil.rmtree(state)
+
+
 def may_start_a_cluster() -> bool:
     return (
         os.environ.get("HYPERSSL_SLURM_TESTS") == "1"
@@ -74,8 +93,10 @@ def slurm_environment() -> Iterator[dict[str, str]]:
             "no SLURM cluster answers sinfo (scripts/slurm/start_local_cluster.sh starts one; "
             "HYPERSSL_SLURM_TESTS=1 lets the tests start it as root with apt-get)"
         )
+    stop_clusters_of_ended_sessions()
     # Not under pytest's tmp_path: munged wants every folder above its socket searchable by all.
-    state = Path(tempfile.mkdtemp(prefix="hyperssl-slurm-"))
+    state = Path(tempfile.mkdtemp(prefix=SESSION_STATE_PREFIX))
+    (state / OWNER_FILE).write_text(str(os.getpid()))
     start = [SCRIPTS / "start_local_cluster.sh", "--nodes", "2", "--state", state]
     subprocess.run(start, check=True, timeout=600)
     try:
