@@ -1,15 +1,18 @@
-"""Run one entry point for many argument lists, each in a forked copy of a process that imported
-the entry point's dependencies once: what ``python <script> args`` does for each list, without
-paying the seconds of importing torch, Lightning and Hydra every time (hand-written: pytest-xdist
-and the like parallelise tests, not the start-up of the process a test runs).
+"""Run the entry points for many argument lists, each in a forked copy of a process that imported
+their dependencies once: what ``python <script> args`` does for each list, without paying the
+seconds of importing torch, Lightning and Hydra every time (hand-written: pytest-xdist and the
+like parallelise tests, not the start-up of the process a test runs).
 
-    python tests/forked_entry.py <script> <cases.json> <out_dir> <workers>
+    python tests/forked_entry.py
 
-``cases.json`` maps a case name to its arguments; each case leaves ``<name>.stdout``,
-``<name>.stderr`` and ``<name>.rc`` (the exit status) in ``out_dir``. The child runs the script
-as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as Python would set them; the current
-directory and the environment are the server's. Call it through
-:func:`hydra_runs.run_entry_cases`.
+A server: it imports once, then reads batches from stdin, one JSON object a line,
+``{"script": ..., "cases": <cases.json>, "out": <out_dir>, "workers": N}``, runs each batch's
+cases at most N at a time, and answers ``done`` on stdout when all have ended; it stops at the
+end of its input. ``cases.json`` maps a case name to its arguments; each case leaves
+``<name>.stdout``, ``<name>.stderr`` and ``<name>.rc`` (the exit status) in ``out_dir``. The
+child runs the script as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as Python would set
+them, and with nothing on stdin; the current directory and the environment are the server's.
+Call it through :func:`hydra_runs.run_entry_cases`, which keeps one server per test process.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from pathlib import Path
 
 def run_child(script: Path, args: list[str], stem: Path) -> None:
     """Run ``script`` with ``args`` in this (forked) process, its output to ``stem``.*; exit."""
+    # The server's stdin carries its batches: nothing of it for the case.
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     for fd, suffix in ((1, "stdout"), (2, "stderr")):
         target = os.open(f"{stem}.{suffix}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(target, fd)
@@ -48,9 +55,22 @@ def run_child(script: Path, args: list[str], stem: Path) -> None:
     os._exit(code)
 
 
+def run_batch(script: Path, cases: dict[str, list[str]], out_dir: Path, workers: int) -> None:
+    """Every case of ``cases`` in a child of its own, at most ``workers`` at a time; returns
+    when all have ended."""
+    running: set[int] = set()
+    for name, args in cases.items():
+        if len(running) >= workers:
+            running.discard(os.wait()[0])
+        pid = os.fork()
+        if pid == 0:
+            run_child(script, args, out_dir / name)
+        running.add(pid)
+    while running:
+        running.discard(os.wait()[0])
+
+
 def main() -> None:
-    script, cases_file, out_dir, workers = sys.argv[1:5]
-    cases: dict[str, list[str]] = json.loads(Path(cases_file).read_text())
     # What every case would do again, done once and shared by the forks copy-on-write: the
     # imports (torch, Lightning, every part's module), the registration of every part's schema
     # (importing the commands' module does both) and Hydra's scan for its launcher and sweeper
@@ -60,17 +80,11 @@ def main() -> None:
     import hyperssl.cli.commands  # noqa: F401
 
     Plugins.instance()
-
-    running: set[int] = set()
-    for name, args in cases.items():
-        if len(running) >= int(workers):
-            running.discard(os.wait()[0])
-        pid = os.fork()
-        if pid == 0:
-            run_child(Path(script).resolve(), args, Path(out_dir) / name)
-        running.add(pid)
-    while running:
-        running.discard(os.wait()[0])
+    for line in sys.stdin:
+        batch = json.loads(line)
+        cases = json.loads(Path(batch["cases"]).read_text())
+        run_batch(Path(batch["script"]).resolve(), cases, Path(batch["out"]), batch["workers"])
+        print("done", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
+import functools
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import IO, NamedTuple
 
 from omegaconf import DictConfig
 
@@ -144,28 +148,53 @@ def run_entry(
     )
 
 
+class ForkServer(NamedTuple):
+    process: subprocess.Popen
+    stderr: IO[str]  # what the server itself printed there (each case's is in its own file)
+
+
+@functools.cache
+def fork_server() -> ForkServer:
+    """This test process's ``tests/forked_entry.py`` server, started on first use (it imports
+    for about 5 s) and kept for the process's other batches; it ends when its input closes, at
+    this process's exit."""
+    stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115  (open as long as the server runs)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "forked_entry.py")],
+        cwd=REPO,
+        env=entry_environment(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    atexit.register(process.stdin.close)
+    return ForkServer(process, stderr)
+
+
 def run_entry_cases(
     script: str, cases: dict[str, list[str]], workers: int = 2, timeout: float = 600
 ) -> dict[str, subprocess.CompletedProcess]:
     """``run_entry(script, args)`` for every ``name -> args`` of ``cases``, each in a fork of
-    one process that imported torch, Lightning and Hydra once (``tests/forked_entry.py``), at
-    most ``workers`` at a time; the same exit status and output, without the imports' seconds
-    per case."""
+    one process that imported torch, Lightning and Hydra once (:func:`fork_server`), at most
+    ``workers`` at a time; the same exit status and output, without the imports' seconds per
+    case."""
+    server, server_stderr = fork_server()
     with tempfile.TemporaryDirectory() as out:
         cases_file = Path(out) / "cases.json"
         cases_file.write_text(json.dumps(cases))
-        server = subprocess.run(
-            [sys.executable, str(REPO / "tests" / "forked_entry.py"), str(REPO / script)]
-            + [str(cases_file), out, str(workers)],
-            cwd=REPO,
-            env=entry_environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        batch = {"script": str(REPO / script), "cases": str(cases_file), "out": out}
+        server.stdin.write(json.dumps({**batch, "workers": workers}) + "\n")
+        server.stdin.flush()
+        answered, _, _ = select.select([server.stdout], [], [], timeout)
+        answer = server.stdout.readline() if answered else ""
+        server_stderr.seek(0)
         # What the shared imports print would reach every user's terminal but no case's output.
-        if server.returncode != 0 or server.stdout or server.stderr:
-            raise RuntimeError(f"forked_entry.py printed or failed: {server.stderr[-2000:]}")
+        printed = server_stderr.read()
+        if answer != "done\n" or printed:
+            server.kill()
+            fork_server.cache_clear()
+            raise RuntimeError(f"forked_entry.py answered {answer!r}, printed: {printed[-2000:]!r}")
         return {
             name: subprocess.CompletedProcess(
                 [script, *args],
