@@ -58,16 +58,23 @@ def run_child(script: Path, args: list[str], stem: Path) -> None:
 def run_batch(script: Path, cases: dict[str, list[str]], out_dir: Path, workers: int) -> None:
     """Every case of ``cases`` in a child of its own, at most ``workers`` at a time; returns
     when all have ended."""
-    running: set[int] = set()
+    running: dict[int, Path] = {}
+
+    def reap_one() -> None:
+        pid, status = os.wait()
+        rc_file = Path(f"{running.pop(pid)}.rc")
+        if not rc_file.exists():  # killed before it could write one: what Popen would report
+            rc_file.write_text(str(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else status))
+
     for name, args in cases.items():
         if len(running) >= workers:
-            running.discard(os.wait()[0])
+            reap_one()
         pid = os.fork()
         if pid == 0:
             run_child(script, args, out_dir / name)
-        running.add(pid)
+        running[pid] = out_dir / name
     while running:
-        running.discard(os.wait()[0])
+        reap_one()
 
 
 def main() -> None:

@@ -126,7 +126,15 @@ def entry_environment() -> dict[str, str]:
     # a loaded 2-core machine double their time.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # pytest's, and different in every test
     return env
+
+
+# The environment the entry points run in unless a test gives one: the user's, as this test
+# process started. Not os.environ as it is later: in-process runs set variables a user's shell
+# would not have (Lightning's PL_GLOBAL_SEED, torch's TORCHINDUCTOR_CACHE_DIR, ...), and a test's
+# monkeypatch is that test's alone (it passes ``entry_environment()`` to run in it).
+SESSION_ENVIRONMENT = entry_environment()
 
 
 def run_entry(
@@ -136,12 +144,16 @@ def run_entry(
     timeout: float = 300,
     environment: dict[str, str] | None = None,
 ):
-    """Run ``python <script> args`` as a user would (in :func:`entry_environment` unless an
-    ``environment`` is given); returns the CompletedProcess."""
+    """Run ``python <script> args`` as a user would (in :data:`SESSION_ENVIRONMENT` unless an
+    ``environment`` is given); returns the CompletedProcess. From the repository's folder in
+    that environment, the run is a fork of this process's :func:`fork_server`: the same exit
+    status and output, without the seconds of imports; otherwise a fresh interpreter."""
+    if cwd == REPO and environment is None:
+        return run_entry_cases(script, {"run": args}, workers=1, timeout=timeout)["run"]
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
         cwd=cwd,
-        env=environment or entry_environment(),
+        env=environment or SESSION_ENVIRONMENT,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -162,7 +174,7 @@ def fork_server() -> ForkServer:
     process = subprocess.Popen(
         [sys.executable, str(REPO / "tests" / "forked_entry.py")],
         cwd=REPO,
-        env=entry_environment(),
+        env=SESSION_ENVIRONMENT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -177,8 +189,8 @@ def run_entry_cases(
 ) -> dict[str, subprocess.CompletedProcess]:
     """``run_entry(script, args)`` for every ``name -> args`` of ``cases``, each in a fork of
     one process that imported torch, Lightning and Hydra once (:func:`fork_server`), at most
-    ``workers`` at a time; the same exit status and output, without the imports' seconds per
-    case."""
+    ``workers`` at a time, in :data:`SESSION_ENVIRONMENT`; the same exit status and output,
+    without the imports' seconds per case."""
     server, server_stderr = fork_server()
     with tempfile.TemporaryDirectory() as out:
         cases_file = Path(out) / "cases.json"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra_runs import TINY, compose_pretrain, run_entry, run_pretrain
+from hydra_runs import TINY, compose_pretrain, entry_environment, run_entry, run_pretrain
 
 from hyperssl.loggers import build_loggers, closing_loggers
 
@@ -64,6 +64,7 @@ def test_each_job_of_a_sweep_is_its_own_wandb_run_in_the_sweep_group(tmp_path):
         "main_pretrain.py",
         ["-m", *TINY, *WANDB, "geometry=cosine,geodesic", f"hydra.sweep.dir={sweep}"],
         timeout=600,
+        environment=entry_environment(),  # offline_wandb's variables
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(path.parent for path in sweep.glob("*/summary.json"))
