@@ -28,9 +28,11 @@ def test_busy_neighbour_computes_on_our_cores_inside_the_block_and_is_gone_after
     with neighbour.busy_neighbour(1, size=64) as process:
         assert os.sched_getaffinity(process.pid) == os.sched_getaffinity(0)
         before = cpu_seconds(process.pid)
-        time.sleep(0.5)
+        time.sleep(1.0)
         busy = cpu_seconds(process.pid) - before
-    assert busy > 0.3  # most of the half second on a core, not idle
+    # Computing, not idle (an idle process gets ~0 s): at least a tenth of a core, since the
+    # suite's other workers and their runs share the cores (0.29 s of 0.5 s was seen in CI).
+    assert busy > 0.1
     assert process.poll() is not None
 
 
