@@ -64,7 +64,7 @@ def run_batch(script: Path, cases: dict[str, list[str]], out_dir: Path, workers:
         pid, status = os.wait()
         rc_file = Path(f"{running.pop(pid)}.rc")
         if not rc_file.exists():  # killed before it could write one: what Popen would report
-            rc_file.write_text(str(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else status))
+            rc_file.write_text(str(os.waitstatus_to_exitcode(status)))
 
     for name, args in cases.items():
         if len(running) >= workers:
