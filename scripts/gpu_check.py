@@ -348,10 +348,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     steps.sort(key=lambda row: (row["image_size"], row["batch_size"]))  # stable: run order kept
     results["rows"] = [cuda_tests, *steps, *(with_step_ratio(row, steps) for row in data)]
     results["wall_seconds"] = time.monotonic() - start
+    # Written before the table is made: a row the table cannot show must not lose the run.
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(headline(results))
     print()
     print(report.check_table(results["rows"]))
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 

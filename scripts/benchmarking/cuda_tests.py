@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,19 +15,31 @@ from typing import Any
 
 def run_marked_tests(marker: str, cwd: Path, timeout: float) -> dict[str, Any]:
     """``pytest -m <marker>`` in ``cwd``: passed, failed, skipped and error counts (from pytest's
-    JUnit XML, which counts what its summary line prints), its exit status and wall seconds."""
+    JUnit XML, which counts what its summary line prints), its exit status and wall seconds.
+
+    In one process (``-n 0``): the few marked tests do not pay for a pytest-xdist worker per core,
+    each collecting the whole suite. Past ``timeout`` the run's whole process group is killed
+    (workers and servers the tests started included, which may hold a GPU) and
+    :class:`subprocess.TimeoutExpired` raised.
+    """
     with tempfile.TemporaryDirectory(prefix="hyperssl-cuda-tests-") as folder:
         report = Path(folder) / "junit.xml"
         command = [sys.executable, "-m", "pytest", "-m", marker, "-q", "-p", "no:cacheprovider"]
         start = time.perf_counter()
-        done = subprocess.run(
-            [*command, f"--junitxml={report}"],
+        with subprocess.Popen(
+            [*command, "-n", "0", f"--junitxml={report}"],
             cwd=cwd,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
-            check=False,
-        )
+            start_new_session=True,
+        ) as process:
+            try:
+                stdout, _ = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise
         seconds = time.perf_counter() - start
         # No file when pytest stopped before running anything (e.g. a collection error).
         suite = ET.parse(report).getroot().iter("testsuite") if report.is_file() else []
@@ -39,7 +53,7 @@ def run_marked_tests(marker: str, cwd: Path, timeout: float) -> dict[str, Any]:
         "failed": failed,
         "skipped": skipped,
         "errors": errors,
-        "exit_status": done.returncode,
+        "exit_status": process.returncode,
         "seconds": seconds,
-        "summary": (done.stdout.strip().splitlines() or [""])[-1],
+        "summary": (stdout.strip().splitlines() or [""])[-1],
     }

@@ -175,8 +175,8 @@ def _check_row(
 
 
 def _cuda_tests_row(row: dict[str, Any]) -> list[str]:
-    if "status" in row:
-        return _check_row("CUDA tests", "pytest -m cuda", note=row["status"])
+    if "status" in row or "error" in row:  # not run, or pytest did not end (a timeout)
+        return _check_row("CUDA tests", "pytest -m cuda", note=row.get("status") or row["error"])
     counts = ", ".join(f"{row[name]} {name}" for name in ("passed", "failed", "skipped", "errors"))
     return _check_row("CUDA tests", "pytest -m cuda", note=f"{counts} ({row['seconds']:.0f} s)")
 

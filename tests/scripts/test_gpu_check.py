@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import math
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,43 @@ def test_cuda_test_counts_are_pytest_s(tmp_path, monkeypatch):
     counts = run_marked_tests("cuda", tmp_path, timeout=120)
     assert (counts["passed"], counts["failed"], counts["skipped"], counts["errors"]) == (1, 1, 1, 0)
     assert counts["exit_status"] == 1 and "1 failed, 1 passed, 1 skipped" in counts["summary"]
+
+
+def test_a_cuda_test_run_that_failed_to_end_is_a_row_of_the_table(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from benchmarking import report
+
+    error = "TimeoutExpired: Command 'pytest' timed out after 240 seconds"
+    table = report.check_table([{"kind": "cuda_tests", "error": error}])
+    assert table.splitlines()[-1].startswith("| CUDA tests | pytest -m cuda |")
+    assert table.splitlines()[-1].endswith(f"| {error} |")
+
+
+def test_a_cuda_test_run_past_its_timeout_is_killed_with_what_it_started(tmp_path, monkeypatch):
+    pid_file = tmp_path / "sleeper.pid"
+    (tmp_path / "test_hangs.py").write_text(
+        "import subprocess, time\nimport pytest\n\n"
+        "@pytest.mark.cuda\ndef test_hangs():\n"
+        "    sleeper = subprocess.Popen(['sleep', '300'])\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(sleeper.pid))\n"
+        "    time.sleep(300)\n"
+    )
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from benchmarking.cuda_tests import run_marked_tests
+
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_marked_tests("cuda", tmp_path, timeout=30)
+    status = Path(f"/proc/{pid_file.read_text()}/status")
+    deadline = time.monotonic() + 10
+    while alive(status) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(status)
+
+
+def alive(status: Path) -> bool:
+    """Whether the process of /proc/<pid>/status runs (a zombie, killed but not reaped, does
+    not: a container's init may never reap it)."""
+    try:
+        return "\nState:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
