@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 import pytest
 import torch
 from scipy import stats
+from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF  # noqa: N812
 
@@ -508,3 +509,39 @@ def test_batched_views_on_cpu_are_made_on_one_thread_and_the_thread_count_restor
         torch.set_num_threads(previous)
     assert len(views) == 2 and seen == [1, 1]
     assert after == 2
+
+
+class HostDataRecorder(TorchDispatchMode):
+    """The aten ops that make a tensor from host data (``torch.tensor(...)``, a Python number
+    written into a tensor): on a GPU each is a copy from host memory, which waits for the device's
+    queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in ("lift_fresh", "lift_fresh_copy", "_local_scalar_dense"):
+            self.ops.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["equal_sizes", "padded_to_largest"])
+def test_batched_views_copy_nothing_from_the_host_after_the_first_batch(padded):
+    every_step = AugmentationConfig(
+        color_jitter=ColorJitterConfig(prob=1.0),
+        gaussian_blur=GaussianBlurConfig(1.0),
+        solarization=ProbabilityConfig(1.0),
+        equalization=ProbabilityConfig(1.0),
+        rotation_degrees=30.0,
+        num_crops=1,
+    )
+    center_crop = replace(every_step, rrc=RandomResizedCropConfig(enabled=False))
+    transform = BatchedMultiViewTransform([every_step, center_crop], [0.5] * 3, [0.25] * 3)
+    images = random_images(6, height=40)
+    sizes = torch.tensor([[40, 40], [33, 40], [40, 35], [36, 36], [40, 32], [32, 40]])
+    generator = torch.Generator().manual_seed(0)
+    transform(images, generator, sizes if padded else None)  # the first batch may cache
+    with HostDataRecorder() as recorder:
+        transform(images, generator, sizes if padded else None)
+    assert recorder.ops == []

@@ -40,6 +40,7 @@ from hyperssl.data.batched_params import (
     HUE,
     SATURATION,
     ViewParams,
+    equal_sizes,
     sample_view_params,
 )
 from hyperssl.data.schema import AugmentationConfig
@@ -119,7 +120,7 @@ def _geometry_weights(
         columns = resample_weights(left, box_w, size, width)
     else:
         if sizes is None:
-            sizes = torch.tensor([height, width], device=top.device).expand(len(top), 2)
+            sizes = equal_sizes(len(top), height, width, top.device)
         image_h, image_w = sizes.unbind(dim=1)
         # Resize's short side goes to ``size``, the long one in proportion (torchvision's rule).
         resized_long = (size * torch.maximum(image_h, image_w)).double()
@@ -163,7 +164,7 @@ def shift_hue(x: Tensor, shift: Tensor) -> Tensor:
         bc - gc,
         torch.where(top == x[:, 1], rc.sub(bc).add_(2.0), gc.sub(rc).add_(4.0)),
     )
-    offsets = torch.tensor([5.0, 3.0, 1.0], device=x.device).view(1, 3, 1, 1)
+    offsets = torch.arange(5.0, 0.0, -2.0, device=x.device).view(1, 3, 1, 1)  # 5, 3, 1
     k = (6.0 * shift.view(-1, 1, 1, 1) + offsets).add(sixths[:, None]).remainder_(6.0)
     ramp = torch.minimum(k, 4.0 - k, out=k)
     return ramp.clamp_(0.0, 1.0).mul_(spread).neg_().add_(value)
@@ -177,7 +178,7 @@ def color_jitter(x: Tensor, params: ViewParams, aug: AugmentationConfig) -> Tens
     the mean luma and the luma image; an image whose current operation is another one blends
     with f = 1, which ``torch.lerp`` returns exactly. The hue runs on the images whose turn it is.
     """
-    identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=x.device)
+    identity = (torch.arange(4, device=x.device) != HUE).float()  # 1, 1, 1, 0
     factors = torch.where(params.jitter[:, None], params.jitter_factors, identity)
     jitter = aug.color_jitter
     needs_gray = jitter.contrast > 0 or jitter.saturation > 0
@@ -238,7 +239,7 @@ def rotate(x: Tensor, angle: Tensor) -> Tensor:
     radians = torch.deg2rad(angle.double())
     cos, sin, zero = radians.cos(), radians.sin(), torch.zeros_like(radians)
     theta = torch.stack([cos, -sin, zero, sin, cos, zero], dim=1).view(batch, 2, 3)
-    half_size = torch.tensor([0.5 * width, 0.5 * height], dtype=x.dtype, device=x.device)
+    half_size = torch.cat((x.new_full((1,), 0.5 * width), x.new_full((1,), 0.5 * height)))
     theta = theta.to(x.dtype).transpose(1, 2) / half_size  # [B, 3, 2]
     xs = torch.linspace((1.0 - width) * 0.5, (width - 1.0) * 0.5, width, device=x.device)
     ys = torch.linspace((1.0 - height) * 0.5, (height - 1.0) * 0.5, height, device=x.device)
@@ -296,6 +297,7 @@ class BatchedMultiViewTransform:
         self.pipelines = [aug for aug in pipelines for _ in range(aug.num_crops)]
         self.mean = torch.tensor([float(m) for m in mean]).view(1, 3, 1, 1)
         self.std = torch.tensor([float(s) for s in std]).view(1, 3, 1, 1)
+        self._normalisation_on: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     @property
     def num_views(self) -> int:
@@ -329,13 +331,20 @@ class BatchedMultiViewTransform:
     def _views(
         self, images: Tensor, generator: torch.Generator | None, sizes: Tensor | None
     ) -> list[Tensor]:
-        mean, std = self.mean.to(images.device), self.std.to(images.device)
+        mean, std = self._normalisation(images.device)
         views = []
         image_size = (images.shape[2], images.shape[3]) if sizes is None else sizes
         for aug in self.pipelines:
             params = sample_view_params(aug, len(images), image_size, images.device, generator)
             views.append((augment_view(images, params, aug, sizes) - mean) / std)
         return views
+
+    def _normalisation(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """``mean`` and ``std`` on ``device``, copied there once: a copy from host memory waits
+        for the device's queue, and a batch would otherwise wait for the previous step."""
+        if device not in self._normalisation_on:
+            self._normalisation_on[device] = (self.mean.to(device), self.std.to(device))
+        return self._normalisation_on[device]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_views={self.num_views}, pipelines={self.pipelines})"

@@ -12,6 +12,7 @@ feed the same parameters to torchvision's functional ops.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -152,6 +153,13 @@ def _rotation_angles(draw: _Draw, degrees: float) -> Tensor:
     return draw.uniform(-degrees, degrees)
 
 
+def equal_sizes(batch: int, height: int, width: int, device: torch.device) -> Tensor:
+    """long [B, 2]: (height, width) for each of ``batch`` images, made on ``device`` (a tensor made
+    from host values is a copy that waits for the device's queue)."""
+    full = functools.partial(torch.full, (batch,), dtype=torch.long, device=device)
+    return torch.stack((full(height), full(width)), dim=1)
+
+
 def sample_view_params(
     aug: AugmentationConfig,
     batch: int,
@@ -167,7 +175,10 @@ def sample_view_params(
     ``generator`` lives on ``device`` (None: torch's default generator there).
     """
     draw = _Draw(batch, torch.device(device), generator)
-    sizes = torch.as_tensor(image_size, dtype=torch.long, device=draw.device).expand(batch, 2)
+    if isinstance(image_size, Tensor):
+        sizes = image_size.to(draw.device)
+    else:
+        sizes = equal_sizes(batch, *image_size, draw.device)
     if aug.rrc.enabled:
         scale = (aug.rrc.crop_min_scale, aug.rrc.crop_max_scale)
         box = torch.stack(_rrc_box(draw, *sizes.unbind(dim=1), scale), dim=1)
