@@ -15,7 +15,12 @@ from pytorch_lightning.utilities import move_data_to_device
 
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.data.datasets import build_dataset
-from hyperssl.data.encoded_files import EncodedFileBatches, EncodedImages, decode_images
+from hyperssl.data.encoded_files import (
+    EncodedFileBatches,
+    EncodedImages,
+    _decode_jpegs_on_gpu,
+    decode_images,
+)
 from hyperssl.data.image_files import ImageFiles, UnreadableImageError, read_rgb
 from hyperssl.data.schema import (
     AugmentationConfig,
@@ -61,9 +66,10 @@ def mixed_folder(tmp_path) -> Path:
     return write_mixed_folder(tmp_path / "mixed")
 
 
-def whole_batch(files: ImageFiles, indices: list[int] | None = None):
+def whole_batch(files: ImageFiles, indices: list[int] | None = None, jpegs_on_device=False):
     """What a worker hands over for ``indices`` (all, in order, by default)."""
-    return EncodedFileBatches(files).__getitems__(indices or list(range(len(files))))
+    batches = EncodedFileBatches(files, jpegs_on_device)
+    return batches.__getitems__(indices or list(range(len(files))))
 
 
 def test_decoding_gives_pils_rgb_pixels_padded_with_zeros_to_the_largest(mixed_folder):
@@ -183,11 +189,34 @@ def test_skip_corrupt_replaces_a_file_damaged_later_by_the_next_image_of_its_bat
     assert warning.endswith("the next image is used instead (data.skip_corrupt=true)")
 
 
+def test_for_a_cpu_device_the_workers_decode_every_file_to_pils_pixels(mixed_folder):
+    files = build_dataset("folder", mixed_folder)
+    encoded, _, _ = whole_batch(files)
+    assert sorted(encoded.decoded) == list(range(len(MIXED)))
+    for i, path in enumerate(encoded.paths):
+        levels = JPEG_LEVELS if path.endswith(".jpg") else 0
+        difference = (encoded.decoded[i].int() - read_rgb(path).int()).abs()
+        assert difference.max() <= levels, path
+
+
+def test_for_a_cuda_device_the_workers_leave_the_jpegs_nvjpeg_decodes(mixed_folder):
+    """RGB and grayscale JPEGs stay bytes; PNG, BMP and CMYK JPEG (which nvJPEG does not decode
+    as torchvision calls it) are decoded in the workers."""
+    files = build_dataset("folder", mixed_folder)
+    encoded, _, _ = whole_batch(files, jpegs_on_device=True)
+    left = {Path(encoded.paths[i]).name for i in range(len(encoded)) if i not in encoded.decoded}
+    assert left == {"a.jpg", "d.jpg"}
+
+
 @pytest.mark.cuda
 def test_cuda_decodes_jpegs_with_nvjpeg_near_pils_pixels_and_the_others_exactly(mixed_folder):
     files = build_dataset("folder", mixed_folder)
     encoded, labels, _ = whole_batch(files)
-    on_cuda, cuda_labels, _ = move_data_to_device(whole_batch(files), torch.device("cuda"))
+    batch = whole_batch(files, jpegs_on_device=True)
+    on_cuda, cuda_labels, _ = move_data_to_device(batch, torch.device("cuda"))
+    # nvJPEG, not a fallback to the CPU, decodes the JPEGs the workers left.
+    by_nvjpeg = _decode_jpegs_on_gpu(on_cuda)
+    assert {Path(on_cuda.paths[i]).name for i in by_nvjpeg} == {"a.jpg", "d.jpg"}
     images, sizes, _ = decode_images(on_cuda, cuda_labels, files.key)
     expected, expected_sizes, _ = decode_images(encoded, labels, files.key)
     assert images.device.type == "cuda" and torch.equal(sizes.cpu(), expected_sizes)

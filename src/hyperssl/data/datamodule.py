@@ -11,9 +11,10 @@ Batches:
       torchvision pipelines of :mod:`hyperssl.data.augment`;
     - batched (``batch``): ``train_dataloader`` yields ``(images, labels, index)``, images either
       the uint8 [B, 3, H, W] of an in-memory data set, gathered in one indexing op with no
-      workers, or the :class:`~hyperssl.data.encoded_files.EncodedImages` whose bytes the workers
-      read from a folder's files; ``on_after_batch_transfer`` turns them into the views on the
-      device (files decoded there first, :mod:`hyperssl.data.encoded_files`; then
+      workers, or the :class:`~hyperssl.data.encoded_files.EncodedImages` of a folder's files,
+      which the workers read and decode (but for the JPEGs nvJPEG decodes on a CUDA device);
+      ``on_after_batch_transfer`` turns them into the views on the device (those JPEGs decoded
+      there first, :mod:`hyperssl.data.encoded_files`; then
       :mod:`hyperssl.data.batched_augment`) with a generator seeded by (seed, epoch, batch, rank):
       a resumed run draws the same views with no extra checkpoint state. Outside a Trainer,
       ``augment_batch(batch_on_device, epoch, batch_idx)`` does the same.
@@ -292,8 +293,9 @@ class PretrainDataModule(pl.LightningDataModule):
         if isinstance(self.pretrain_set, TensorImages):
             batches = InMemoryBatches(self.pretrain_set)
             return self._loader(batches, train=True, num_workers=0, collate_fn=already_collated)
-        # Image files: the workers only read their bytes, decoded on the device.
-        files = EncodedFileBatches(self.pretrain_set)
+        # Image files: the workers read their bytes and decode what nvJPEG does not.
+        jpegs_on_device = self._training_device.type == "cuda"
+        files = EncodedFileBatches(self.pretrain_set, jpegs_on_device)
         return self._loader(files, train=True, collate_fn=already_collated)
 
     def augment_batch(

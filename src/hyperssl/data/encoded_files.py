@@ -2,11 +2,14 @@
 the batched path of the folder data sets (``imagefolder``, ``folder``).
 
 A training batch travels as ``(EncodedImages, labels, index)``: :class:`EncodedFileBatches` (in
-the workers) only reads each file's bytes, and :meth:`EncodedImages.to` only notes the device,
-the bytes staying in CPU memory, where torchvision's decoders read them whatever the device.
-:func:`decode_images` then decodes the batch for that device and pads it to its largest image,
-for :class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within
-its own size.
+the workers) reads each file's bytes and decodes, there, every file the training device will not:
+all of them for a CPU device, and for a CUDA device all but the JPEGs nvJPEG decodes (PNGs and
+CMYK JPEGs, which it cannot, would otherwise be decoded one by one in the training process while
+the GPU waits). :meth:`EncodedImages.to` only notes the device, the bytes staying in CPU memory,
+where torchvision's decoders read them whatever the device. :func:`decode_images` then decodes
+the rest for that device and pads the batch to its largest image, for
+:class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within its
+own size.
 
 Decoding gives the pixels of the per-image path's PIL ``convert("RGB")``
 (:func:`hyperssl.data.image_files.decode_rgb`): grayscale, palette and CMYK images become RGB,
@@ -25,7 +28,9 @@ nvJPEG); they still work, with a DeprecationWarning.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,12 +38,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 from torchvision.transforms.v2.functional import to_dtype
 
-from hyperssl.data.image_files import ImageFiles, first_readable, read_rgb
+from hyperssl.data.image_files import ImageFiles, UnreadableImageError, first_readable, read_rgb
 
 JPEG_START = [0xFF, 0xD8, 0xFF]  # start-of-image marker, then the first segment's marker
 
@@ -50,6 +56,8 @@ class EncodedImages:
     data: uint8 [N], the B files' bytes end to end; file i is ``data[offsets[i]:offsets[i + 1]]``.
     offsets: B + 1 byte offsets.
     paths: the B files, named by errors.
+    decoded: position in the batch -> uint8 [3, H, W], the files already decoded (in the
+        workers), in CPU memory.
     device: where the batch is to be decoded. ``to(device)`` sets it and leaves ``data`` in CPU
         memory, which torchvision's decoders read whatever the device (nvJPEG copies what it
         needs); Lightning moves a batch by calling ``to`` on what has one.
@@ -58,6 +66,7 @@ class EncodedImages:
     data: Tensor
     offsets: list[int]
     paths: list[str]
+    decoded: dict[int, Tensor] = dataclasses.field(default_factory=dict)
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
 
     def __len__(self) -> int:
@@ -70,9 +79,27 @@ class EncodedImages:
     def is_jpeg(self, i: int) -> bool:
         return self.data[self.offsets[i] : self.offsets[i] + 3].tolist() == JPEG_START
 
+    def nvjpeg_decodes(self, i: int) -> bool:
+        """Whether file ``i`` is a JPEG of 1 or 3 components, read from its header by PIL:
+        torchvision does not turn on nvJPEG's CMYK conversion, so a 4-component JPEG would fail
+        the batch's nvJPEG call."""
+        if not self.is_jpeg(i):
+            return False
+        try:
+            with Image.open(io.BytesIO(self.file(i).numpy().tobytes())) as image:
+                return image.mode in ("L", "RGB")
+        except OSError:  # a damaged header: decoded on the CPU, which names the file
+            return False
+
     def to(self, device: torch.device | str, *args: object, **kwargs: object) -> EncodedImages:
         """The same bytes, to be decoded on ``device`` (Tensor.to's other arguments ignored)."""
         return dataclasses.replace(self, device=torch.device(device))
+
+    def pin_memory(self) -> EncodedImages:
+        """The DataLoader's pinning (``data.pin_memory`` on CUDA) of the decoded images, so that
+        their copies to the device do not wait for it."""
+        decoded = {i: image.pin_memory() for i, image in self.decoded.items()}
+        return dataclasses.replace(self, decoded=decoded)
 
 
 def _read_bytes(path: str) -> bytes:
@@ -87,12 +114,17 @@ def _read_bytes(path: str) -> bytes:
 class EncodedFileBatches(Dataset):
     """The encoded files, labels and indices of a batch of :data:`ImageFiles`, read whole: the
     DataLoader hands ``__getitems__`` the batch's indices (pass ``collate_fn=already_collated``).
+
+    Every file is decoded here, in the worker, except with ``jpegs_on_device`` (a CUDA device)
+    the JPEGs that nvJPEG decodes; a file that does not decode here is left to
+    :func:`decode_images`, which names it or skips it.
     """
 
-    def __init__(self, files: ImageFiles) -> None:
+    def __init__(self, files: ImageFiles, jpegs_on_device: bool = False) -> None:
         if not isinstance(files, ImageFiles):
             raise TypeError(f"encoded batches read image files, not {files}")
         self.files = files
+        self.jpegs_on_device = jpegs_on_device
 
     def __len__(self) -> int:
         return len(self.files)
@@ -105,6 +137,10 @@ class EncodedFileBatches(Dataset):
         # One buffer per batch: a worker hands the main process one shared tensor, not B.
         data = torch.from_numpy(np.frombuffer(bytearray().join(blobs), dtype=np.uint8))
         encoded = EncodedImages(data, offsets, list(paths))
+        for i in range(len(encoded)):
+            if not (self.jpegs_on_device and encoded.nvjpeg_decodes(i)):
+                with contextlib.suppress(UnreadableImageError):
+                    encoded.decoded[i] = decode_on_cpu(encoded.file(i), encoded.paths[i], "")
         return encoded, torch.tensor(labels), torch.tensor(indices)
 
 
@@ -125,13 +161,13 @@ def decode_on_cpu(data: Tensor, path: str, key: str) -> Tensor:
 
 
 def _decode_jpegs_on_gpu(encoded: EncodedImages) -> dict[int, Tensor]:
-    """The JPEGs of the batch decoded on its CUDA device in one batched nvJPEG call: position in
-    the batch -> uint8 [3, H, W]. Empty when one of them fails, which fails the whole call: the
-    CPU path then decodes each, and names the file that decodes nowhere."""
+    """The JPEGs of the batch not yet decoded, decoded on its CUDA device in one batched nvJPEG
+    call: position in the batch -> uint8 [3, H, W]. Empty when one of them fails, which fails
+    the whole call: the CPU path then decodes each, and names the file that decodes nowhere."""
     # torchvision's nvJPEG decode rather than NVIDIA DALI's: no extra dependency, and its output
     # goes through the batched augmentation the in-memory data sets use. A DALI pipeline would
     # augment with DALI's own crop, jitter and blur ops, whose parameter distributions differ.
-    jpegs = [i for i in range(len(encoded)) if encoded.is_jpeg(i)]
+    jpegs = [i for i in range(len(encoded)) if i not in encoded.decoded and encoded.is_jpeg(i)]
     if not jpegs:
         return {}
     # nvJPEG may write its outputs before the work queued on the current stream has run, and the
@@ -141,6 +177,8 @@ def _decode_jpegs_on_gpu(encoded: EncodedImages) -> dict[int, Tensor]:
     try:
         images = decode_jpeg(files, mode=ImageReadMode.RGB, device=encoded.device)
     except RuntimeError:
+        # nvJPEG's stream may still write into outputs the allocator is about to reuse.
+        torch.cuda.synchronize(encoded.device)
         return {}
     return dict(zip(jpegs, images, strict=True))
 
@@ -159,8 +197,8 @@ def pad_to_largest(images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
 def decode_images(
     encoded: EncodedImages, labels: Tensor, key: str, skip_corrupt: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Decode a batch on ``encoded.device``: JPEGs with nvJPEG on a CUDA device, the others (and
-    every file on a CPU device) on the CPU, then moved there.
+    """Decode a batch on ``encoded.device``: the files the workers decoded are moved there, the
+    JPEGs left are decoded with nvJPEG on a CUDA device, any other file on the CPU.
 
     Returns images uint8 [B, 3, H, W] padded to the largest image (:func:`pad_to_largest`),
     sizes long [B, 2] and labels long [B]. A file that decodes nowhere raises
@@ -169,7 +207,9 @@ def decode_images(
     (``key``: the config key errors name).
     """
     device = encoded.device
-    decoded = _decode_jpegs_on_gpu(encoded) if device.type == "cuda" else {}
+    decoded = {i: image.to(device, non_blocking=True) for i, image in encoded.decoded.items()}
+    if device.type == "cuda":
+        decoded |= _decode_jpegs_on_gpu(encoded)
 
     def decode(i: int) -> tuple[Tensor, int]:
         """(image i, i), decoded once."""
