@@ -25,7 +25,10 @@ Rows:
   ``data.augment_on`` value the config accepts (a refused one is listed with its error), 2 views
   of 224 px crops (``benchmarking/folder_data.py``). "data ÷ step": the data path's views/s over
   what the fastest step measured at the same image size consumes (its images/s times its views
-  per image); > 1 means the data path is not the bottleneck.
+  per image). For ``augment_on=workers`` the loader's processes overlap the step, and > 1 means
+  the data path is not the bottleneck. For ``augment_on=batch`` (and in memory) the views are
+  made in the training process, on the step's stream, so each step also waits for them: a ratio
+  r adds about 1/r of the step's time (r = 10: 10 %), and the note says so.
 
 The grid on CUDA, run in this order; once ``--time-limit`` (400 s) has passed, the cases left are
 listed as skipped rather than run, so the check ends within 8 minutes whatever the machine:
@@ -68,6 +71,7 @@ from benchmarking.folder_data import folder_speed, write_jpeg_folder
 from benchmarking.framework import Settings, method_config, quiet_lightning
 from benchmarking.measure import PeakMemory, environment
 from benchmarking.steps import compare_step
+from torch._dynamo.utils import counters
 
 from hyperssl.data.schema import AUGMENT_ON
 
@@ -228,10 +232,24 @@ def step_rows(
                 rows.append(row | {"skipped": f"skipped: past --time-limit {args.time_limit:g} s"})
                 continue
             torch._dynamo.reset()
+            counters.clear()
             cfg = method_config(method, [], settings)
             row["views_per_image"] = sum(pipeline.num_crops for pipeline in cfg.augmentations)
-            rows.append(row | measured(device, compare_step, cfg, settings, 1))
+            row |= measured(device, compare_step, cfg, settings, 1)
+            rows.append(row | ({"dynamo": dynamo_outcome()} if case.compile else {}))
     return rows
+
+
+def dynamo_outcome() -> dict[str, int]:
+    """What TorchDynamo did since its counters were cleared: frames it tried to compile, those it
+    compiled, and graph breaks. ``compile=true`` suppresses compile errors (the frame then runs
+    eagerly, with a logged warning), so a compiled row whose frames did not all compile timed
+    eager code, at least in part."""
+    return {
+        "frames": counters["frames"]["total"],
+        "frames_compiled": counters["frames"]["ok"],
+        "graph_breaks": sum(counters["graph_break"].values()),
+    }
 
 
 def in_memory_row(sizes: DataSizes, device: torch.device) -> dict[str, Any]:
@@ -299,11 +317,11 @@ def with_step_ratio(row: dict[str, Any], steps: list[dict[str, Any]]) -> dict[st
             report.step_settings(fastest),
         ]
     )
-    return row | {
-        "data_over_step": row["views_per_second"] / consumed,
-        "step_views_per_second": consumed,
-        "step": f"vs {label}: {consumed:,.0f} views/s",
-    }
+    ratio = row["views_per_second"] / consumed
+    note = f"vs {label}: {consumed:,.0f} views/s"
+    if row.get("batched", row["augment_on"] == "batch"):  # a folder's ``auto`` says which
+        note += f"; made in the training process, adds about {100 / ratio:.0f} % to its step"
+    return row | {"data_over_step": ratio, "step_views_per_second": consumed, "step": note}
 
 
 def headline(results: dict[str, Any]) -> str:

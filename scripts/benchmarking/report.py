@@ -203,7 +203,21 @@ def _step_row(row: dict[str, Any]) -> list[str]:
         overhead=f"{row['overhead']:.3f}",
         memory=f"{framework['peak_memory_mib']:.0f}",
         bare_memory=f"{bare['peak_memory_mib']:.0f}",
+        note=_dynamo_note(row.get("dynamo")),
     )
+
+
+def _dynamo_note(dynamo: dict[str, int] | None) -> str:
+    """A compiled row's frames that did not compile (they ran eagerly) and its graph breaks."""
+    if dynamo is None:
+        return ""
+    notes = []
+    if dynamo["frames_compiled"] < dynamo["frames"]:
+        failed = dynamo["frames"] - dynamo["frames_compiled"]
+        notes.append(f"{failed} of {dynamo['frames']} frames failed to compile: ran eagerly")
+    if dynamo["graph_breaks"]:
+        notes.append(f"{dynamo['graph_breaks']} graph breaks")
+    return "; ".join(notes)
 
 
 def _data_path_row(row: dict[str, Any]) -> list[str]:

@@ -93,6 +93,10 @@ def test_data_path_rows_have_a_speed_and_its_ratio_to_the_step(cpu_check):
         in_memory[0]["views_per_second"] / consumed
     )
     assert all("refused" in row for row in data if row not in measured)
+    # Views made in the training process add to its step; the workers' overlap it.
+    for row in measured:
+        added = f"adds about {100 / row['data_over_step']:.0f} % to its step"
+        assert (added in row["step"]) is row.get("batched", row["source"] == "in_memory"), row
 
 
 def test_printed_table_has_one_row_per_result_with_every_column(cpu_check):
@@ -162,3 +166,28 @@ def alive(status: Path) -> bool:
         return "\nState:\tZ" not in status.read_text()
     except FileNotFoundError:
         return False
+
+
+def test_a_compiled_row_counts_the_frames_that_failed_to_compile_and_ran_eagerly(monkeypatch):
+    """``compile=true`` suppresses compile errors; the row must not pass eager code off as
+    compiled."""
+    import torch
+    import torch._dynamo
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import gpu_check
+    from benchmarking import report
+
+    def failing_backend(graph, example_inputs):
+        raise RuntimeError("no compiler here")
+
+    torch._dynamo.reset()
+    gpu_check.counters.clear()
+    with torch._dynamo.config.patch(suppress_errors=True):
+        torch.compile(lambda x: x.sin() + 1, backend=failing_backend)(torch.ones(3))
+        torch.compile(lambda x: x.cos() + 1, backend="eager")(torch.ones(3))
+    torch._dynamo.reset()
+    dynamo = gpu_check.dynamo_outcome()
+    assert dynamo == {"frames": 2, "frames_compiled": 1, "graph_breaks": 0}
+    assert report._dynamo_note(dynamo) == "1 of 2 frames failed to compile: ran eagerly"
+    assert report._dynamo_note(dynamo | {"frames_compiled": 2}) == ""
