@@ -151,7 +151,7 @@ def test_a_cuda_test_run_past_its_timeout_is_killed_with_what_it_started(tmp_pat
     from benchmarking.cuda_tests import run_marked_tests
 
     with pytest.raises(subprocess.TimeoutExpired):
-        run_marked_tests("cuda", tmp_path, timeout=30)
+        run_marked_tests("cuda", tmp_path, timeout=15)
     status = Path(f"/proc/{pid_file.read_text()}/status")
     deadline = time.monotonic() + 10
     while alive(status) and time.monotonic() < deadline:
