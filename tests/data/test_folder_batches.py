@@ -13,6 +13,7 @@ from datasets_on_disk import damage, synthetic_images, write_image_folder
 from PIL import Image
 from pytorch_lightning.utilities import move_data_to_device
 
+from hyperssl.data.batched_augment import BatchedMultiViewTransform
 from hyperssl.data.datamodule import PretrainDataModule
 from hyperssl.data.datasets import build_dataset
 from hyperssl.data.encoded_files import (
@@ -20,6 +21,7 @@ from hyperssl.data.encoded_files import (
     EncodedImages,
     _decode_jpegs_on_gpu,
     decode_images,
+    pad_in_chunks,
 )
 from hyperssl.data.image_files import ImageFiles, UnreadableImageError, read_rgb
 from hyperssl.data.schema import (
@@ -75,7 +77,7 @@ def whole_batch(files: ImageFiles, indices: list[int] | None = None, jpegs_on_de
 def test_decoding_gives_pils_rgb_pixels_padded_with_zeros_to_the_largest(mixed_folder):
     files = build_dataset("folder", mixed_folder)
     encoded, labels, _ = whole_batch(files)
-    images, sizes, _ = decode_images(encoded, labels, files.key)
+    (images,), sizes, _ = decode_images(encoded, labels, files.key)  # small: one chunk
     assert images.dtype == torch.uint8 and images.shape == (len(MIXED), 3, 50, 60)
     for image, (height, width), path in zip(images, sizes.tolist(), files.paths, strict=True):
         expected = read_rgb(path)  # the per-image path's PIL decode
@@ -83,6 +85,35 @@ def test_decoding_gives_pils_rgb_pixels_padded_with_zeros_to_the_largest(mixed_f
         difference = (image[:, :height, :width].int() - expected.int()).abs().max()
         assert difference <= (JPEG_LEVELS if path.suffix == ".jpg" else 0), path.name
         assert not image[:, height:].any() and not image[:, :, width:].any()
+
+
+def test_a_batch_is_padded_in_chunks_of_at_most_the_pixel_budget_each_to_its_largest():
+    shapes = [(4, 4), (5, 3), (20, 20), (2, 6), (3, 3), (4, 4)]
+    images = [torch.full((3, h, w), i + 1, dtype=torch.uint8) for i, (h, w) in enumerate(shapes)]
+    chunks, sizes = pad_in_chunks(images, max_pixels=60)
+    # 2 x 5 x 4, then the 20 x 20 image alone (over the budget), then 3 x 4 x 6 (> 60: 2 x 3 x 6)
+    assert [tuple(chunk.shape) for chunk in chunks] == [
+        (2, 3, 5, 4), (1, 3, 20, 20), (2, 3, 3, 6), (1, 3, 4, 4)
+    ]  # fmt: skip
+    assert sizes.tolist() == [list(shape) for shape in shapes]
+    padded = [image for chunk in chunks for image in chunk]
+    for i, (image, (h, w)) in enumerate(zip(padded, shapes, strict=True)):
+        assert (image[:, :h, :w] == i + 1).all() and image.sum() == (i + 1) * 3 * h * w
+
+
+def test_views_of_a_batch_padded_in_chunks_equal_those_of_the_batch_padded_whole(mixed_folder):
+    files = build_dataset("folder", mixed_folder)
+    encoded, _, _ = whole_batch(files)
+    images = [encoded.decoded[i] for i in range(len(encoded))]
+    (whole,), sizes = pad_in_chunks(images)
+    chunks, chunk_sizes = pad_in_chunks(images, max_pixels=3 * 50 * 60)
+    assert len(chunks) > 2 and torch.equal(chunk_sizes, sizes)
+    transform = BatchedMultiViewTransform([AugmentationConfig()], MEAN, STD)
+    seed = torch.Generator().manual_seed
+    for padded, chunked in zip(
+        transform(whole, seed(0), sizes), transform(chunks, seed(0), sizes), strict=True
+    ):
+        torch.testing.assert_close(chunked, padded, rtol=0, atol=1e-5)
 
 
 def datamodule(root: Path, batch_size: int, num_workers: int = 0) -> PretrainDataModule:
@@ -180,7 +211,7 @@ def test_skip_corrupt_replaces_a_file_damaged_later_by_the_next_image_of_its_bat
     broken = damage(root / "a" / "a_001.jpg", "truncated")
     encoded, labels, _ = whole_batch(files)  # a_000, a_001, b_000, b_001
 
-    images, _, labels = decode_images(encoded, labels, files.key, skip_corrupt=True)
+    (images,), _, labels = decode_images(encoded, labels, files.key, skip_corrupt=True)
 
     assert torch.equal(images[1], images[2])
     assert labels.tolist() == [0, 1, 1, 1]  # a_001's place holds b_000 and its label
@@ -217,8 +248,8 @@ def test_cuda_decodes_jpegs_with_nvjpeg_near_pils_pixels_and_the_others_exactly(
     # nvJPEG, not a fallback to the CPU, decodes the JPEGs the workers left.
     by_nvjpeg = _decode_jpegs_on_gpu(on_cuda)
     assert {Path(on_cuda.paths[i]).name for i in by_nvjpeg} == {"a.jpg", "d.jpg"}
-    images, sizes, _ = decode_images(on_cuda, cuda_labels, files.key)
-    expected, expected_sizes, _ = decode_images(encoded, labels, files.key)
+    (images,), sizes, _ = decode_images(on_cuda, cuda_labels, files.key)
+    (expected,), expected_sizes, _ = decode_images(encoded, labels, files.key)
     assert images.device.type == "cuda" and torch.equal(sizes.cpu(), expected_sizes)
     for image, reference, path in zip(images.cpu(), expected, files.paths, strict=True):
         difference = (image.float() - reference.float()).abs()

@@ -26,6 +26,7 @@ bicubic overshoots on sharp edges.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from contextlib import nullcontext
 
@@ -251,21 +252,46 @@ def rotate(x: Tensor, angle: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
-def augment_view(
+def resized_crops(
     images: Tensor, params: ViewParams, aug: AugmentationConfig, sizes: Tensor | None = None
+) -> Tensor:
+    """uint8 images [B, 3, H, W] -> float32 [B, 3, S, S] in [0, 1]: each image's crop, resized
+    (and flipped), the first step of :func:`augment_view`; ``sizes`` as there."""
+    rows, columns = _geometry_weights(params, aug, images.shape[-2:], sizes)
+    # Bicubic overshoots. torchvision's uint8 resize on CPU (and PIL) resamples the rows first and
+    # stores them as uint8, so it clamps between the two passes as well as at the end.
+    x = (images.float() @ columns.transpose(1, 2)[:, None]).clamp_(0.0, 255.0)
+    return (rows[:, None] @ x).div_(255.0).clamp_(0.0, 1.0)
+
+
+def augment_view(
+    images: Tensor | Sequence[Tensor],
+    params: ViewParams,
+    aug: AugmentationConfig,
+    sizes: Tensor | None = None,
 ) -> Tensor:
     """One view of uint8 images [B, 3, H, W] by ``aug`` with the given parameters:
     float32 [B, 3, S, S] in [0, 1] (not normalised), S = aug.crop_size.
 
     sizes: long [B, 2], each image's own (H, W) when the images are of unequal sizes, each in the
     top left corner of the batch padded to the largest (the padding is never read); None: every
-    image is H x W. Steps with probability 0 in ``aug`` are skipped whatever ``params`` says.
+    image is H x W. ``images`` may also be such a batch padded in consecutive chunks, each to its
+    own largest image (:func:`~hyperssl.data.encoded_files.pad_in_chunks`), ``sizes`` then
+    required: each chunk is cropped on its own, so that one large image does not pad the whole
+    batch to its size. Steps with probability 0 in ``aug`` are skipped whatever ``params`` says.
     """
-    rows, columns = _geometry_weights(params, aug, images.shape[-2:], sizes)
-    # Bicubic overshoots. torchvision's uint8 resize on CPU (and PIL) resamples the rows first and
-    # stores them as uint8, so it clamps between the two passes as well as at the end.
-    x = (images.float() @ columns.transpose(1, 2)[:, None]).clamp_(0.0, 255.0)
-    x = (rows[:, None] @ x).div_(255.0).clamp_(0.0, 1.0)
+    if isinstance(images, Tensor):
+        x = resized_crops(images, params, aug, sizes)
+    else:
+        if sizes is None:
+            raise ValueError("a batch padded in chunks needs each image's size")
+        bounds = list(itertools.accumulate((len(chunk) for chunk in images), initial=0))
+        x = torch.cat(
+            [
+                resized_crops(chunk, params.images(start, stop), aug, sizes[start:stop])
+                for chunk, (start, stop) in zip(images, itertools.pairwise(bounds), strict=True)
+            ]
+        )
     per_image = (-1, 1, 1, 1)
     if aug.color_jitter.prob > 0:
         x = color_jitter(x, params, aug)
@@ -306,7 +332,7 @@ class BatchedMultiViewTransform:
     @torch.no_grad()
     def __call__(
         self,
-        images: Tensor,
+        images: Tensor | Sequence[Tensor],
         generator: torch.Generator | None = None,
         sizes: Tensor | None = None,
     ) -> list[Tensor]:
@@ -314,28 +340,38 @@ class BatchedMultiViewTransform:
         device; ``generator`` (on that device) draws every random parameter.
 
         sizes: long [B, 2] on that device, each image's own (H, W) in the top left corner of a
-        batch of unequal sizes padded to the largest (:func:`augment_view`); None: all H x W.
+        batch of unequal sizes padded to the largest, or padded in chunks (``images`` then the
+        chunks, :func:`augment_view`); None: all H x W.
         """
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(
-                f"expected uint8 [B, 3, H, W], got {images.dtype} {tuple(images.shape)}"
-            )
+        for chunk in [images] if isinstance(images, Tensor) else images:
+            if chunk.dtype != torch.uint8 or chunk.ndim != 4 or chunk.shape[1] != 3:
+                raise ValueError(
+                    f"expected uint8 [B, 3, H, W], got {chunk.dtype} {tuple(chunk.shape)}"
+                )
+        device = sizes.device if sizes is not None else images.device
         # On CPU one thread: each of the ~50 ops per view is a short parallel region that waits
         # for its slowest thread, so when another process shares the cores a descheduled thread
         # stalls every op. Measured on 2 cores (benchmark.py --sections data --neighbour 2):
         # 2 threads give 14,000 views/s quiet but 3,900 next to a busy neighbour, 1 thread
         # 11,300 and 8,600.
-        with intra_op_threads(1) if images.device.type == "cpu" else nullcontext():
-            return self._views(images, generator, sizes)
+        with intra_op_threads(1) if device.type == "cpu" else nullcontext():
+            return self._views(images, generator, sizes, device)
 
     def _views(
-        self, images: Tensor, generator: torch.Generator | None, sizes: Tensor | None
+        self,
+        images: Tensor | Sequence[Tensor],
+        generator: torch.Generator | None,
+        sizes: Tensor | None,
+        device: torch.device,
     ) -> list[Tensor]:
-        mean, std = self._normalisation(images.device)
+        mean, std = self._normalisation(device)
         views = []
-        image_size = (images.shape[2], images.shape[3]) if sizes is None else sizes
+        if sizes is None:
+            count, image_size = len(images), (images.shape[2], images.shape[3])
+        else:
+            count, image_size = len(sizes), sizes
         for aug in self.pipelines:
-            params = sample_view_params(aug, len(images), image_size, images.device, generator)
+            params = sample_view_params(aug, count, image_size, device, generator)
             views.append((augment_view(images, params, aug, sizes) - mean) / std)
         return views
 

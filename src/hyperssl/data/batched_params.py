@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
@@ -57,6 +57,10 @@ class ViewParams:
     solarize: Tensor
     equalize: Tensor
     angle: Tensor
+
+    def images(self, start: int, stop: int) -> ViewParams:
+        """The parameters of images ``start`` to ``stop - 1``."""
+        return ViewParams(**{f.name: getattr(self, f.name)[start:stop] for f in fields(self)})
 
 
 class _Draw:

@@ -316,7 +316,7 @@ class PretrainDataModule(pl.LightningDataModule):
         if isinstance(images, EncodedImages):
             key, skip_corrupt = self.pretrain_set.key, self.data_config.skip_corrupt
             images, sizes, labels = decode_images(images, labels, key, skip_corrupt)
-        generator = torch.Generator(images.device)
+        generator = torch.Generator(labels.device)
         generator.manual_seed(batch_seed(self.seed, epoch, batch_idx, rank))
         return self.batch_transform(images, generator, sizes), labels, index
 

@@ -7,7 +7,7 @@ all of them for a CPU device, and for a CUDA device all but the JPEGs nvJPEG dec
 CMYK JPEGs, which it cannot, would otherwise be decoded one by one in the training process while
 the GPU waits). :meth:`EncodedImages.to` only notes the device, the bytes staying in CPU memory,
 where torchvision's decoders read them whatever the device. :func:`decode_images` then decodes
-the rest for that device and pads the batch to its largest image, for
+the rest for that device and pads the batch, in chunks, to their largest images, for
 :class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within its
 own size.
 
@@ -183,28 +183,50 @@ def _decode_jpegs_on_gpu(encoded: EncodedImages) -> dict[int, Tensor]:
     return dict(zip(jpegs, images, strict=True))
 
 
-def pad_to_largest(images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """B uint8 [3, H_i, W_i] on one device -> uint8 [B, 3, max H_i, max W_i], image i in the top
-    left corner and zeros around it, and the sizes long [B, 2] (H_i, W_i) on that device."""
-    sizes = torch.tensor([tuple(image.shape[1:]) for image in images])
-    height, width = sizes.max(dim=0).values.tolist()
-    batch = images[0].new_zeros(len(images), 3, height, width)
-    for padded, image in zip(batch, images, strict=True):
-        padded[:, : image.shape[1], : image.shape[2]] = image
-    return batch, sizes.to(batch.device)
+# The most pixels a chunk of a decoded batch is padded to: its float copy in the crop step is 12
+# bytes a pixel (400 MiB), whatever the largest image of the batch.
+CHUNK_PIXELS = 2**25
+
+
+def pad_in_chunks(
+    images: Sequence[Tensor], max_pixels: int = CHUNK_PIXELS
+) -> tuple[list[Tensor], Tensor]:
+    """B uint8 [3, H_i, W_i] on one device -> consecutive chunks uint8 [b, 3, max H_i, max W_i],
+    each padded to its own largest image (image i in the top left corner, zeros around it) and
+    holding at most ``max_pixels`` padded pixels, or one image that alone holds more; and the
+    sizes long [B, 2] (H_i, W_i) on that device. Padding the whole batch to its largest image
+    would make one photo of 4000 x 3000 cost as much memory and arithmetic as B of them."""
+    chunks, sizes = [], []
+    start = 0
+    while start < len(images):
+        height = width = 0
+        stop = start
+        while stop < len(images):
+            h, w = images[stop].shape[1:]
+            grown = (stop + 1 - start) * max(height, h) * max(width, w)
+            if stop > start and grown > max_pixels:
+                break
+            height, width, stop = max(height, h), max(width, w), stop + 1
+        chunk = images[start].new_zeros(stop - start, 3, height, width)
+        for padded, image in zip(chunk, images[start:stop], strict=True):
+            padded[:, : image.shape[1], : image.shape[2]] = image
+            sizes.append(tuple(image.shape[1:]))
+        chunks.append(chunk)
+        start = stop
+    return chunks, torch.tensor(sizes).to(chunks[0].device)
 
 
 def decode_images(
     encoded: EncodedImages, labels: Tensor, key: str, skip_corrupt: bool = False
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[list[Tensor], Tensor, Tensor]:
     """Decode a batch on ``encoded.device``: the files the workers decoded are moved there, the
     JPEGs left are decoded with nvJPEG on a CUDA device, any other file on the CPU.
 
-    Returns images uint8 [B, 3, H, W] padded to the largest image (:func:`pad_to_largest`),
-    sizes long [B, 2] and labels long [B]. A file that decodes nowhere raises
-    :class:`~hyperssl.data.image_files.UnreadableImageError` naming it, or, with ``skip_corrupt``,
-    is replaced by the next image of the batch that decodes, with its label and a warning
-    (``key``: the config key errors name).
+    Returns the images as consecutive chunks uint8 [b, 3, H, W], each padded to its largest
+    image (:func:`pad_in_chunks`), the sizes long [B, 2] and the labels long [B]. A file that
+    decodes nowhere raises :class:`~hyperssl.data.image_files.UnreadableImageError` naming it,
+    or, with ``skip_corrupt``, is replaced by the next image of the batch that decodes, with its
+    label and a warning (``key``: the config key errors name).
     """
     device = encoded.device
     decoded = {i: image.to(device, non_blocking=True) for i, image in encoded.decoded.items()}
@@ -224,4 +246,4 @@ def decode_images(
     images, sources = zip(*(read(i) for i in range(len(encoded))), strict=True)
     if list(sources) != list(range(len(encoded))):
         labels = labels[torch.tensor(sources, device=labels.device)]
-    return (*pad_to_largest(images), labels)
+    return (*pad_in_chunks(images), labels)
