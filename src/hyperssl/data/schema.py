@@ -44,11 +44,11 @@ class DataConfig(PartConfig):
 
     - ``batch``: a batch at a time on the training device (:mod:`hyperssl.data.batched_augment`).
       Data sets held in memory (``DataSource.in_memory``) are gathered with no workers; image
-      files (imagefolder, folder) are read as bytes by ``num_workers`` workers and decoded on the
-      device, JPEGs by nvJPEG on CUDA, the rest (and all on a CPU) by torchvision's CPU decoders
-      (:mod:`hyperssl.data.encoded_files`), padded to the batch's largest image; each image is
-      cropped within its own size. The crop's cost grows with the batch's largest image (a few
-      multi-megapixel photos among ImageNet-sized ones make every batch pay for them).
+      files (imagefolder, folder) are read by ``num_workers`` workers, which decode them with
+      torchvision's CPU decoders, except on CUDA the JPEGs, decoded there by nvJPEG
+      (:mod:`hyperssl.data.encoded_files`); the batch is padded in consecutive chunks of at most
+      2^25 pixels, each to its largest image, and each image is cropped within its own size. A
+      large photo makes its chunk pay for its size, not the whole batch.
     - ``workers``: per image in the loader's workers (PIL decode, torchvision v2 transforms).
     - ``auto``: batched for the data sets held in memory; for image files, batched on a CUDA
       device and per image in workers on a CPU.
