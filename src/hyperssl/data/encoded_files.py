@@ -196,24 +196,29 @@ def pad_in_chunks(
     holding at most ``max_pixels`` padded pixels, or one image that alone holds more; and the
     sizes long [B, 2] (H_i, W_i) on that device. Padding the whole batch to its largest image
     would make one photo of 4000 x 3000 cost as much memory and arithmetic as B of them."""
-    chunks, sizes = [], []
-    start = 0
-    while start < len(images):
-        height = width = 0
-        stop = start
-        while stop < len(images):
-            h, w = images[stop].shape[1:]
-            grown = (stop + 1 - start) * max(height, h) * max(width, w)
-            if stop > start and grown > max_pixels:
-                break
-            height, width, stop = max(height, h), max(width, w), stop + 1
-        chunk = images[start].new_zeros(stop - start, 3, height, width)
-        for padded, image in zip(chunk, images[start:stop], strict=True):
-            padded[:, : image.shape[1], : image.shape[2]] = image
-            sizes.append(tuple(image.shape[1:]))
-        chunks.append(chunk)
-        start = stop
-    return chunks, torch.tensor(sizes).to(chunks[0].device)
+    groups: list[list[Tensor]] = []
+    height = width = 0  # the last group's largest height and width
+    for image in images:
+        h, w = image.shape[1:]
+        if groups and (len(groups[-1]) + 1) * max(height, h) * max(width, w) <= max_pixels:
+            groups[-1].append(image)
+            height, width = max(height, h), max(width, w)
+        else:
+            groups.append([image])
+            height, width = h, w
+    chunks = [_padded(group) for group in groups]
+    sizes = torch.tensor([tuple(image.shape[1:]) for image in images])
+    return chunks, sizes.to(chunks[0].device)
+
+
+def _padded(images: Sequence[Tensor]) -> Tensor:
+    """b uint8 [3, H_i, W_i] -> uint8 [b, 3, max H_i, max W_i], image i in the top left corner."""
+    height = max(image.shape[1] for image in images)
+    width = max(image.shape[2] for image in images)
+    batch = images[0].new_zeros(len(images), 3, height, width)
+    for padded, image in zip(batch, images, strict=True):
+        padded[:, : image.shape[1], : image.shape[2]] = image
+    return batch
 
 
 def decode_images(
