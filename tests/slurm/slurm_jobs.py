@@ -63,6 +63,16 @@ def job_id(sweep: Path, job_number: int) -> str:
     return folder.name
 
 
+def job_errors(sweep: Path, lines: int = 15) -> str:
+    """The last lines of each of a sweep's jobs' stderr (what a failure message needs when a job
+    ended without a result)."""
+    tails = [
+        f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-lines:])
+        for log in sorted(sweep.glob(".submitit/*/*_log.err"))
+    ]
+    return "\n".join(tails)
+
+
 def slurm(environment: dict[str, str], *command: str) -> str:
     """Run a SLURM command (scontrol, scancel, ...); its output."""
     result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)

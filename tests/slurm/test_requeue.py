@@ -21,7 +21,7 @@ import pytest
 import torch
 from hydra_runs import TINY
 from safetensors.torch import load_file
-from slurm_jobs import finish, job_id, launch, restarts, slurm, wait_for
+from slurm_jobs import finish, job_errors, job_id, launch, restarts, slurm, wait_for
 
 # 11 steps an epoch (1437 digits, batches of 128), a few seconds each.
 STEPS_PER_EPOCH = 11
@@ -86,7 +86,7 @@ def requeued(slurm_environment, tmp_path_factory) -> dict:
         ]
     return {
         "status": status,
-        "logs": {name: log.read_text() for name, log in logs.items()},
+        "logs": {name: log.read_text() + job_errors(sweeps[name]) for name, log in logs.items()},
         "sweeps": sweeps,
         "restarts": restart_counts,
     }
@@ -94,7 +94,7 @@ def requeued(slurm_environment, tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize("sweep", ["signalled", "time_limit"])
 def test_the_launcher_waits_for_requeued_jobs_and_exits_0(requeued, sweep):
-    assert requeued["status"][sweep] == 0, requeued["logs"][sweep][-3000:]
+    assert requeued["status"][sweep] == 0, requeued["logs"][sweep][-6000:]
 
 
 def test_each_signalled_job_was_started_again_by_slurm(requeued):

@@ -8,14 +8,22 @@ running or requeued, and for MinJobAge (5 minutes by default) after it ends; a j
 lists has ended, and one that ended without a result ends the sweep with a line naming it. Its
 settings are the submitit launcher's. The jobs that failed are noted for the line per failed job
 that ends the sweep (:func:`hyperssl.cli.errors.note_failed_jobs`).
+
+A job of this launcher also keeps submitit's requeue signal from the moment it starts
+unpickling (:class:`RequeueSignalRecorder`).
 """
 
+from __future__ import annotations
+
+import signal
 import subprocess
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+from submitit.core.job_environment import JobEnvironment
 from submitit.core.utils import UncompletedJobError
 from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
 
@@ -85,9 +93,67 @@ def check_counts(params: dict[str, Any]) -> None:
             )
 
 
+class RequeueSignalRecorder:
+    """Records submitit's requeue signal (SIGUSR2 unless ``SUBMITIT_PREEMPT_SIGNAL`` names
+    another) while a job is unpickled, and replays it once submitit's own handler is in place.
+
+    submitit unpickles a job before it installs its handlers, and a job of this launcher holds
+    Hydra's state and config, whose schemas import torch and Lightning: 5 s on a quiet 2-core
+    machine, over 20 s on a busy one. SLURM sends its time-limit warning up to 30 s early (it
+    checks every 30 s), so with a short limit, or a pre-emption signalled as a job starts, the
+    signal's default action ended the job: neither saved nor requeued, state FAILED. Unpickling
+    this object (first, see :meth:`QueueWatchingSlurmLauncher.__reduce__`) installs the recorder.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (RequeueSignalRecorder.installed, ())
+
+    @classmethod
+    def installed(cls) -> RequeueSignalRecorder:
+        recorder = cls()
+        signal.signal(JobEnvironment._usr_sig(), recorder._record)
+        return recorder
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+
+    def replay(self) -> None:
+        """Send the recorded signal again, now to the handler in place (submitit's)."""
+        if self.received is not None:
+            signal.raise_signal(self.received)
+
+
+def unpickled_launcher(
+    recorder: RequeueSignalRecorder,
+    launcher_class: type[QueueWatchingSlurmLauncher],
+    state: dict[str, Any],
+) -> QueueWatchingSlurmLauncher:
+    launcher = launcher_class.__new__(launcher_class)
+    launcher.__dict__.update(state, requeue_signal=recorder)
+    return launcher
+
+
 class QueueWatchingSlurmLauncher(SlurmLauncher):
     """Hydra's submitit SLURM launcher with :class:`QueueWatcher` as its jobs' watcher, whose
-    counts are checked before submission."""
+    counts are checked before submission, and whose jobs replay a requeue signal received while
+    they were unpickled (:class:`RequeueSignalRecorder`)."""
+
+    requeue_signal: RequeueSignalRecorder | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # submitit pickles a job's function (this launcher) before its arguments, and pickle
+        # loads a tuple in order: the recorder is installed before the launcher's config and the
+        # job's arguments (Hydra's state) import anything.
+        state = {key: value for key, value in vars(self).items() if key != "requeue_signal"}
+        return (unpickled_launcher, (RequeueSignalRecorder(), type(self), state))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
+        if self.requeue_signal is not None:
+            self.requeue_signal.replay()
+        return super().__call__(*args, **kwargs)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
