@@ -237,6 +237,29 @@ def test_for_a_cuda_device_the_workers_leave_the_jpegs_nvjpeg_decodes(mixed_fold
     encoded, _, _ = whole_batch(files, jpegs_on_device=True)
     left = {Path(encoded.paths[i]).name for i in range(len(encoded)) if i not in encoded.decoded}
     assert left == {"a.jpg", "d.jpg"}
+    assert [Path(encoded.paths[i]).name for i in encoded.for_nvjpeg] == ["a.jpg", "d.jpg"]
+
+
+def test_for_a_cuda_device_a_jpeg_cut_short_is_left_to_the_cpu_which_names_it(mixed_folder):
+    """nvJPEG may decode a truncated file without an error: a JPEG that does not end with its
+    end-of-image marker is decoded on the CPU, where it fails and is named."""
+    files = build_dataset("folder", mixed_folder)
+    broken = damage(mixed_folder / "a.jpg", "truncated")
+    encoded, labels, _ = whole_batch(files, jpegs_on_device=True)
+    assert [Path(encoded.paths[i]).name for i in encoded.for_nvjpeg] == ["d.jpg"]
+    with pytest.raises(UnreadableImageError, match=f"{broken} is not a readable image"):
+        decode_images(encoded, labels, files.key)
+
+
+def test_for_a_cuda_device_a_jpeg_with_data_after_its_end_is_decoded_on_the_cpu(mixed_folder):
+    files = build_dataset("folder", mixed_folder)
+    trailed = mixed_folder / "d.jpg"
+    trailed.write_bytes(trailed.read_bytes() + b"trailer")
+    encoded, _, _ = whole_batch(files, jpegs_on_device=True)
+    assert [Path(encoded.paths[i]).name for i in encoded.for_nvjpeg] == ["a.jpg"]
+    position = encoded.paths.index(str(trailed))
+    difference = (encoded.decoded[position].int() - read_rgb(str(trailed)).int()).abs()
+    assert difference.max() <= JPEG_LEVELS
 
 
 @pytest.mark.cuda

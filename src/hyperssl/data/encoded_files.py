@@ -5,7 +5,7 @@ A training batch travels as ``(EncodedImages, labels, index)``: :class:`EncodedF
 the workers) reads each file's bytes and decodes, there, every file the training device will not:
 all of them for a CPU device, and for a CUDA device all but the JPEGs nvJPEG decodes (PNGs and
 CMYK JPEGs, which it cannot, would otherwise be decoded one by one in the training process while
-the GPU waits). :meth:`EncodedImages.to` only notes the device, the bytes staying in CPU memory,
+the GPU waits; a JPEG cut short, which it may decode without an error, is named by the CPU's). :meth:`EncodedImages.to` only notes the device, the bytes staying in CPU memory,
 where torchvision's decoders read them whatever the device. :func:`decode_images` then decodes
 the rest for that device and pads the batch, in chunks, to their largest images, for
 :class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within its
@@ -47,6 +47,7 @@ from torchvision.transforms.v2.functional import to_dtype
 from hyperssl.data.image_files import ImageFiles, UnreadableImageError, first_readable, read_rgb
 
 JPEG_START = [0xFF, 0xD8, 0xFF]  # start-of-image marker, then the first segment's marker
+JPEG_END = [0xFF, 0xD9]  # end-of-image marker
 
 
 @dataclass
@@ -58,6 +59,7 @@ class EncodedImages:
     paths: the B files, named by errors.
     decoded: position in the batch -> uint8 [3, H, W], the files already decoded (in the
         workers), in CPU memory.
+    for_nvjpeg: the positions of the JPEGs the workers left to nvJPEG (:meth:`nvjpeg_decodes`).
     device: where the batch is to be decoded. ``to(device)`` sets it and leaves ``data`` in CPU
         memory, which torchvision's decoders read whatever the device (nvJPEG copies what it
         needs); Lightning moves a batch by calling ``to`` on what has one.
@@ -67,6 +69,7 @@ class EncodedImages:
     offsets: list[int]
     paths: list[str]
     decoded: dict[int, Tensor] = dataclasses.field(default_factory=dict)
+    for_nvjpeg: list[int] = dataclasses.field(default_factory=list)
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
 
     def __len__(self) -> int:
@@ -76,14 +79,16 @@ class EncodedImages:
         """uint8 [n]: the bytes of file ``i``."""
         return self.data[self.offsets[i] : self.offsets[i + 1]]
 
-    def is_jpeg(self, i: int) -> bool:
-        return self.data[self.offsets[i] : self.offsets[i] + 3].tolist() == JPEG_START
-
     def nvjpeg_decodes(self, i: int) -> bool:
-        """Whether file ``i`` is a JPEG of 1 or 3 components, read from its header by PIL:
+        """Whether file ``i`` is a whole JPEG of 1 or 3 components. Its header is read by PIL:
         torchvision does not turn on nvJPEG's CMYK conversion, so a 4-component JPEG would fail
-        the batch's nvJPEG call."""
-        if not self.is_jpeg(i):
+        the batch's nvJPEG call. A file that does not end with the end-of-image marker (cut
+        short, or with data after the image) is left to the CPU decoders, which name a damaged
+        file where nvJPEG may decode what it has without an error."""
+        start, end = self.offsets[i], self.offsets[i + 1]
+        if end - start < 4 or self.data[start : start + 3].tolist() != JPEG_START:
+            return False
+        if self.data[end - 2 : end].tolist() != JPEG_END:
             return False
         try:
             with Image.open(io.BytesIO(self.file(i).numpy().tobytes())) as image:
@@ -138,7 +143,9 @@ class EncodedFileBatches(Dataset):
         data = torch.from_numpy(np.frombuffer(bytearray().join(blobs), dtype=np.uint8))
         encoded = EncodedImages(data, offsets, list(paths))
         for i in range(len(encoded)):
-            if not (self.jpegs_on_device and encoded.nvjpeg_decodes(i)):
+            if self.jpegs_on_device and encoded.nvjpeg_decodes(i):
+                encoded.for_nvjpeg.append(i)
+            else:
                 with contextlib.suppress(UnreadableImageError):
                     encoded.decoded[i] = decode_on_cpu(encoded.file(i), encoded.paths[i], "")
         return encoded, torch.tensor(labels), torch.tensor(indices)
@@ -161,13 +168,13 @@ def decode_on_cpu(data: Tensor, path: str, key: str) -> Tensor:
 
 
 def _decode_jpegs_on_gpu(encoded: EncodedImages) -> dict[int, Tensor]:
-    """The JPEGs of the batch not yet decoded, decoded on its CUDA device in one batched nvJPEG
+    """The JPEGs the workers left to nvJPEG, decoded on the batch's CUDA device in one batched
     call: position in the batch -> uint8 [3, H, W]. Empty when one of them fails, which fails
     the whole call: the CPU path then decodes each, and names the file that decodes nowhere."""
     # torchvision's nvJPEG decode rather than NVIDIA DALI's: no extra dependency, and its output
     # goes through the batched augmentation the in-memory data sets use. A DALI pipeline would
     # augment with DALI's own crop, jitter and blur ops, whose parameter distributions differ.
-    jpegs = [i for i in range(len(encoded)) if i not in encoded.decoded and encoded.is_jpeg(i)]
+    jpegs = encoded.for_nvjpeg
     if not jpegs:
         return {}
     # nvJPEG may write its outputs before the work queued on the current stream has run, and the
