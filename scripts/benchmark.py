@@ -19,11 +19,11 @@ Sections (``--sections``, all by default):
 - eval: weighted k-NN queries/s, linear-probe samples/s on cached features (framework and plain
   loop), feature extraction images/s.
 - data: views/s of the real per-image augmentation on one thread (one DataLoader worker), and of
-  the batched path when ``hyperssl.data.batched_augment`` exists; then a folder of 500x375 JPEGs
-  written on the spot, read by the data module with ``data.augment_on=workers`` (PIL decode and
-  per-image augmentation in as many workers as cores) and ``batch`` (workers read the bytes,
-  decode and batched augmentation on the device), views/s over an epoch
-  (``benchmarking/folder_data.py``).
+  the batched path when ``hyperssl.data.batched_augment`` exists; then a folder of JPEGs of photo
+  shapes (500x375, 375x500, 500x333, 400x400) written on the spot, read by the data module with
+  ``data.augment_on=workers`` (PIL decode and per-image augmentation in as many workers as
+  cores) and ``batch`` (workers read the bytes, decode and batched augmentation on the device),
+  views/s over an epoch (``benchmarking/folder_data.py``).
 - solo (not in the default set): hyperssl against solo-learn, when solo-learn can be imported:
   each method's step, NT-Xent and the augmentation, quiet and next to a busy neighbour process
   of ``--neighbour`` threads doing matrix products on the same cores
@@ -63,7 +63,7 @@ from hyperssl.methods.base import backbone_from_config
 SECTIONS = ("methods", "heads", "eval", "data", "solo")
 DEFAULT_SECTIONS = ["methods", "heads", "eval", "data"]
 DEFAULT_HEAD_SETS = ["uniformity", "align_uniform", "mhe", "hcr"]
-FOLDER_CROP, FOLDER_BATCH = 224, 32  # the folder rows: 500x375 JPEGs to 224-pixel views
+FOLDER_CROP, FOLDER_BATCH = 224, 32  # the folder rows: photo-sized JPEGs to 224-pixel views
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -20,10 +20,11 @@ Rows:
   method, so each compiles as a fresh run would (Inductor's cache on disk kept: a graph already
   compiled loads from it). Compile time is not in the figures: it falls in the warm-up steps.
 - data path: (a) in memory: the batched augmentation of uint8 batches already on the device
-  (``benchmarking/augmentation.py``); (b) a folder: 500x375 JPEGs written on the spot in
-  ImageFolder layout, read through ``PretrainDataModule`` with ``data=imagefolder`` for every
-  ``data.augment_on`` value the config accepts (a refused one is listed with its error), 2 views
-  of 224 px crops (``benchmarking/folder_data.py``). "data ÷ step": the data path's views/s over
+  (``benchmarking/augmentation.py``); (b) a folder: JPEGs of photo shapes (500x375, 375x500,
+  500x333, 400x400) written on the spot in ImageFolder layout, read through
+  ``PretrainDataModule`` with ``data=imagefolder`` for every ``data.augment_on`` value the
+  config accepts (a refused one is listed with its error), 2 views of 224 px crops
+  (``benchmarking/folder_data.py``). "data ÷ step": the data path's views/s over
   what the fastest step measured at the same image size consumes (its images/s times its views
   per image). For ``augment_on=workers`` the loader's processes overlap the step, and > 1 means
   the data path is not the bottleneck. For ``augment_on=batch`` (and in memory) the views are
@@ -67,7 +68,7 @@ import torch._dynamo
 from benchmarking import augmentation, report
 from benchmarking.bare import BARE_METHODS
 from benchmarking.cuda_tests import run_marked_tests
-from benchmarking.folder_data import folder_speed, write_jpeg_folder
+from benchmarking.folder_data import describe_sizes, folder_speed, write_jpeg_folder
 from benchmarking.framework import Settings, method_config, quiet_lightning
 from benchmarking.measure import PeakMemory, environment
 from benchmarking.steps import compare_step
@@ -288,7 +289,7 @@ def folder_rows(sizes: DataSizes, device: torch.device, workers: int) -> list[di
             rows.append(
                 {
                     "kind": "data_path",
-                    "source": f"imagefolder ({sizes.jpegs} JPEGs 500x375)",
+                    "source": f"imagefolder ({sizes.jpegs} JPEGs of {describe_sizes()})",
                     "image_size": sizes.crop,
                     "batch_size": sizes.folder_batch_size,
                     "augment_on": augment_on,

@@ -29,25 +29,38 @@ from hyperssl.errors import ConfigError
 from hyperssl.validation import validate_pretrain
 
 CLASSES = 2
+# Photo shapes (width, height), landscape, portrait and square, cycled over the files: a batch
+# of unequal sizes is padded in chunks and cropped within each size, as a real folder's is.
+PHOTO_SIZES = ((500, 375), (375, 500), (500, 333), (400, 400))
+
+
+def describe_sizes(sizes: tuple[tuple[int, int], ...] = PHOTO_SIZES) -> str:
+    """``500x375, 375x500, ...``: the shapes, for a table."""
+    return ", ".join(f"{width}x{height}" for width, height in sizes)
 
 
 def write_jpeg_folder(
-    root: Path, count: int, distinct: int, size: tuple[int, int] = (500, 375), seed: int = 0
+    root: Path,
+    count: int,
+    distinct: int,
+    sizes: tuple[tuple[int, int], ...] = PHOTO_SIZES,
+    seed: int = 0,
 ) -> Path:
-    """``count`` JPEGs of ``size`` (width, height) as ``root/class_<k>/<i>.jpg``, spread over
-    :data:`CLASSES` classes; the first ``distinct`` are written, the others are hard links to
-    them (decoding costs the same; writing thousands of photos would cost seconds). Smooth random
-    colours plus pixel noise, quality 90: about 85 KB at 500x375, near an ImageNet photo's (pure
-    noise would be three times that, and decode slower than any photo)."""
+    """``count`` JPEGs as ``root/class_<k>/<i>.jpg``, spread over :data:`CLASSES` classes, of the
+    ``sizes`` (width, height) in turn; the first ``distinct`` are written, the others are hard
+    links to them (decoding costs the same; writing thousands of photos would cost seconds).
+    Smooth random colours plus pixel noise, quality 90: about 85 KB at 500x375, near an ImageNet
+    photo's (pure noise would be three times that, and decode slower than any photo)."""
     rng = np.random.default_rng(seed)
-    width, height = size
     for class_index in range(CLASSES):
         (root / f"class_{class_index}").mkdir(parents=True, exist_ok=True)
     paths = [root / f"class_{i % CLASSES}" / f"{i:05d}.jpg" for i in range(count)]
-    for path in paths[:distinct]:
+    for i, path in enumerate(paths[:distinct]):
+        width, height = sizes[i % len(sizes)]
         coarse = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
-        smooth = np.asarray(coarse.resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
-        pixels = smooth + rng.integers(-24, 25, (height, width, 3), dtype=np.int16)
+        smooth = coarse.resize((width, height), Image.Resampling.BICUBIC)
+        pixels = np.asarray(smooth, dtype=np.int16)
+        pixels = pixels + rng.integers(-24, 25, (height, width, 3), dtype=np.int16)
         Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=90)
     for i, path in enumerate(paths[distinct:]):
         path.hardlink_to(paths[i % distinct])

@@ -5,11 +5,12 @@ A training batch travels as ``(EncodedImages, labels, index)``: :class:`EncodedF
 the workers) reads each file's bytes and decodes, there, every file the training device will not:
 all of them for a CPU device, and for a CUDA device all but the JPEGs nvJPEG decodes (PNGs and
 CMYK JPEGs, which it cannot, would otherwise be decoded one by one in the training process while
-the GPU waits; a JPEG cut short, which it may decode without an error, is named by the CPU's). :meth:`EncodedImages.to` only notes the device, the bytes staying in CPU memory,
-where torchvision's decoders read them whatever the device. :func:`decode_images` then decodes
-the rest for that device and pads the batch, in chunks, to their largest images, for
-:class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within its
-own size.
+the GPU waits; a JPEG cut short, which it may decode without an error, is left to the CPU's
+decoders, which name it). :meth:`EncodedImages.to` only notes the device, the bytes staying in
+CPU memory, where torchvision's decoders read them whatever the device. :func:`decode_images`
+then decodes the rest for that device and pads the batch, in chunks, to their largest images,
+for :class:`~hyperssl.data.batched_augment.BatchedMultiViewTransform` to crop each image within
+its own size.
 
 Decoding gives the pixels of the per-image path's PIL ``convert("RGB")``
 (:func:`hyperssl.data.image_files.decode_rgb`): grayscale, palette and CMYK images become RGB,

@@ -53,16 +53,13 @@ class DataConfig(PartConfig):
     - ``auto``: batched for the data sets held in memory; for image files, batched on a CUDA
       device and per image in workers on a CPU.
 
-    Why image files stay per image on a CPU: measured on this project's 2 shared CPU cores, two
-    runs each, 200 JPEGs of 500x375 and 375x500 (two photos cut up, quality 90), 2 views of 224
-    pixels by the ``symmetric`` recipe, batches of 32, 2 torch threads, views/s over two epochs
-    each timed from its first batch, by a script outside the repository doing ``dm.setup()``,
-    then ``for batch in dm.train_dataloader()`` (and on the batched path
-    ``dm.augment_batch(batch, epoch, i)``): per image in 2 workers 200 and 220; batched with 0
-    workers 88 and 123, with 2 workers reading the bytes 86 and 86; a variant decoding in 2
-    workers (not offered) 116 and 118. Decoding is not what differs (torchvision 1.1-1.2 ms per
-    image, PIL 1.3-1.4 ms): the batched augmentation's float32 steps take 9.4 ms per view on 2
-    threads, the per-image path's uint8 steps 9-10.5 ms per view on one, half the cost per core.
+    Why image files stay per image on a CPU: on this project's 2 shared CPU cores,
+    ``python scripts/benchmark.py --sections data --rounds 2`` (96 JPEGs of photo shapes, 2
+    views of 224 pixels by the ``symmetric`` recipe, batches of 32, 2 workers) gave 113-152
+    views/s per image in the workers against 51-58 batched, three runs on 2026-12-01
+    (BENCHMARKS.md, "Folder data sets"). Decoding is not what differs (torchvision 1.1-1.2 ms
+    per image, PIL 1.3-1.4 ms): the batched augmentation's float32 steps on the padded images
+    cost about twice the per-image path's uint8 steps per core.
     No CUDA figure was measured here: batched decoding and augmentation on CUDA follow what GPU
     pipelines do (solo-learn's DALI for ImageNet-100), leaving the CPU cores only the reading.
 
