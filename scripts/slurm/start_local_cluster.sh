@@ -91,6 +91,9 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 # Requeue (scontrol requeue, submitit on pre-emption or time limit) is what the tests exercise.
 JobRequeue=1
+# A requeued job may start again cred_expire + 1 s later, but waits for the next scheduling
+# pass: every 60 s (main loop) or 30 s (backfill) by default. Every 5 s here.
+SchedulerParameters=sched_interval=5,bf_interval=5
 # A node whose slurmd was restarted comes back into service without an administrator.
 ReturnToService=2
 MpiDefault=none
