@@ -99,9 +99,10 @@ class RequeueSignalRecorder:
 
     submitit unpickles a job before it installs its handlers, and a job of this launcher holds
     Hydra's state and config, whose schemas import torch and Lightning: 5 s on a quiet 2-core
-    machine, over 20 s on a busy one. SLURM sends its time-limit warning up to 30 s early (it
-    checks every 30 s), so with a short limit, or a pre-emption signalled as a job starts, the
-    signal's default action ended the job: neither saved nor requeued, state FAILED. Unpickling
+    machine, several times that on a busy one. SLURM sends its time-limit warning up to 30 s
+    early (it checks every 30 s; a 1-minute job got it 20 s after starting), so with a short
+    limit, or a pre-emption signalled as a job starts, the signal's default action ended the
+    job: neither saved nor requeued, state FAILED. Unpickling
     this object (first, see :meth:`QueueWatchingSlurmLauncher.__reduce__`) installs the recorder.
     """
 
