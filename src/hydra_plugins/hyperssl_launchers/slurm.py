@@ -100,10 +100,10 @@ class RequeueSignalRecorder:
     submitit unpickles a job before it installs its handlers, and a job of this launcher holds
     Hydra's state and config, whose schemas import torch and Lightning: 5 s on a quiet 2-core
     machine, several times that on a busy one. SLURM sends its time-limit warning up to 30 s
-    early (it checks every 30 s; a 1-minute job got it 20 s after starting), so with a short
-    limit, or a pre-emption signalled as a job starts, the signal's default action ended the
-    job: neither saved nor requeued, state FAILED. Unpickling
-    this object (first, see :meth:`QueueWatchingSlurmLauncher.__reduce__`) installs the recorder.
+    early (it checks every 30 s; a 1-minute job got it 22 s after its process started), so with
+    a short limit, or a pre-emption signalled as a job starts, the signal's default action ended
+    the job: neither saved nor requeued, state FAILED. Unpickling this object (first, see
+    :meth:`QueueWatchingSlurmLauncher.__reduce__`) installs the recorder.
     """
 
     def __init__(self) -> None:
