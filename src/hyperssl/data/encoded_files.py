@@ -216,7 +216,8 @@ def pad_in_chunks(
             height, width = h, w
     chunks = [_padded(group) for group in groups]
     sizes = torch.tensor([tuple(image.shape[1:]) for image in images])
-    return chunks, sizes.to(chunks[0].device)
+    # Not blocking: a blocking copy from host memory would also wait for the step in flight.
+    return chunks, sizes.to(chunks[0].device, non_blocking=True)
 
 
 def _padded(images: Sequence[Tensor]) -> Tensor:
