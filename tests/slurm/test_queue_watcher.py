@@ -2,11 +2,14 @@
 from squeue (its output given as text), and a job squeue no longer lists has ended; a count
 sbatch would refuse is one line before anything is submitted."""
 
+import pytest
 from hydra_runs import run_entry
 
-from hydra_plugins.hyperssl_launchers import slurm
-from hydra_plugins.hyperssl_launchers.slurm import ENDED, QueueWatcher
-from hyperssl.cli.errors import EXIT_BAD_INPUT
+pytest.importorskip("submitit", reason='pip install "hyperssl[slurm]"')
+
+from hydra_plugins.hyperssl_launchers import _slurm as slurm  # noqa: E402  (needs submitit)
+from hydra_plugins.hyperssl_launchers._slurm import ENDED, QueueWatcher  # noqa: E402
+from hyperssl.cli.errors import EXIT_BAD_INPUT  # noqa: E402
 
 
 def squeue_watcher(monkeypatch, *jobs: str) -> QueueWatcher:

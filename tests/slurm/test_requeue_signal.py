@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytest.importorskip("submitit", reason='pip install "hyperssl[slurm]"')
+
 # Pickles a job as submitit does, with the requeue signal sent to this process while the
 # launcher's config and the job's arguments are unpickled, then installs a handler in place of
 # submitit's and runs the job.
@@ -19,7 +23,7 @@ JOB = textwrap.dedent(
     import cloudpickle
     from submitit.core.utils import DelayedSubmission
 
-    from hydra_plugins.hyperssl_launchers.slurm import QueueWatchingSlurmLauncher
+    from hydra_plugins.hyperssl_launchers._slurm import QueueWatchingSlurmLauncher
 
 
     class SignalledWhileUnpickled:

@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from hyperssl.errors import ConfigError, NonFiniteLossError, TrainingInterruptedError
+from hyperssl.extras import EXTRA_OPTIONS, install_hint
 
 EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
@@ -81,6 +82,8 @@ def _describe_omegaconf(error: OmegaConfBaseException) -> str:
 def _describe_missing_option(error: MissingConfigException) -> str:
     missing = error.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
+    if needs_extra := missing_extra(group, option):
+        return needs_extra
     if group and error.options is not None:
         allowed = ", ".join(sorted(error.options))
         return f"{group}: unknown option {option!r}; allowed: {allowed}"
@@ -104,11 +107,25 @@ def _group_options(group: str) -> list[str]:
     return preset_names(CONFIGS, group)
 
 
+def missing_extra(group: str, option: str) -> str | None:
+    """The line for an option that a Hydra plugin of an extra adds, where that extra is not
+    installed (``hydra/launcher=slurm`` builds on ``submitit_slurm``); None for other options."""
+    extra = EXTRA_OPTIONS.get((group, option))
+    if extra is None:
+        return None
+    return (
+        f"{group}: option {option!r} comes with the {extra} extra, which is not installed: "
+        f"{install_hint(extra)}"
+    )
+
+
 def _describe_missing_option_text(text: str) -> str | None:
     match = _MISSING_OPTION.search(text)
     if match is None:
         return None
     group, option = match["group"], match["option"]
+    if needs_extra := missing_extra(group, option):
+        return needs_extra
     message = f"{group}: unknown option {option!r}"
     options = _group_options(group)
     return f"{message}; allowed: {', '.join(sorted(options))}" if options else message
