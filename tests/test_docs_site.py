@@ -7,10 +7,12 @@ import pkgutil
 import re
 from pathlib import Path
 
-import griffe
+import pytest
 import yaml
 
 import hyperssl
+
+griffe = pytest.importorskip("griffe", reason='pip install "hyperssl[docs]"')
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
