@@ -2,12 +2,16 @@
 indexing or other op that waits for the device. On a GPU each one stalls the launch queue.
 
 CPU tensors cannot show a synchronisation, so a TorchDispatchMode records every aten op of the
-steps (after the first) and the test fails on the ops that read device values on the host.
+steps (after the first) and the test fails on the ops that read device values on the host. On a
+GPU, torch reports each synchronising call itself (``torch.cuda.set_sync_debug_mode``), and the
+CUDA test records those from one batch's end to the last one's: the batch's transfer and its
+augmentation on the device included.
 """
 
 from __future__ import annotations
 
 import traceback
+import warnings
 
 import pytest
 import pytorch_lightning as pl
@@ -108,6 +112,15 @@ CASES = {
 }
 
 
+# What the runs share: no logging step (they read values, aggregated, by design), no k-NN after.
+QUIET_STEPS = [
+    "nan_guard=deferred",  # what runs on accelerators; `step` reads each step by design
+    "trainer.limit_train_batches=3",
+    "trainer.log_every_n_steps=100",
+    "knn.enabled=false",
+]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_training_steps_never_read_the_device(case, tmp_path, monkeypatch):
     recorder = HostReadRecorder()
@@ -127,14 +140,55 @@ def test_training_steps_never_read_the_device(case, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pretrain, "build_trainer", build_with_recorder)
     monkeypatch.setattr(BaseMethod, "on_train_batch_end", stop_recording_after)
-    run_pretrain(
-        [
-            *CASES[case],
-            "nan_guard=deferred",  # what runs on accelerators; `step` reads each step by design
-            "trainer.limit_train_batches=3",
-            "trainer.log_every_n_steps=100",  # logging steps read values (aggregated)
-            "knn.enabled=false",
-        ],
-        tmp_path,
-    )
+    run_pretrain([*CASES[case], *QUIET_STEPS], tmp_path)
     assert recorder.reads == []
+
+
+class SynchronisationRecorder:
+    """Records the calls that wait for the GPU, as torch's sync debug mode warns of each one."""
+
+    def __init__(self) -> None:
+        self.waits: list[str] = []
+        self._catching: warnings.catch_warnings | None = None
+
+    def __enter__(self) -> None:
+        self._catching = warnings.catch_warnings(record=True)
+        self._warned = self._catching.__enter__()
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+
+    def __exit__(self, *exc) -> None:
+        """Ends the recording, if one is on (a run that failed mid-way leaves it on)."""
+        if self._catching is None:
+            return
+        torch.cuda.set_sync_debug_mode("default")
+        self.waits += [
+            f"{warning.filename}:{warning.lineno}: {str(warning.message).splitlines()[0]}"
+            for warning in self._warned
+            if "synchronizing CUDA operation" in str(warning.message)
+        ]
+        self._catching.__exit__(*exc)
+        self._catching = None
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_training_steps_on_cuda_never_wait_for_the_gpu(case, tmp_path, monkeypatch):
+    """``trainer=gpu`` (bf16, channels-last) on the in-memory digits, whose views are made on
+    the GPU: batches 1 and 2 whole, from the end of batch 0."""
+    recorder = SynchronisationRecorder()
+    end_of_batch = BaseMethod.on_train_batch_end
+
+    def record_from_the_first_batch_to_the_last(self, outputs, batch, batch_idx):
+        end_of_batch(self, outputs, batch, batch_idx)
+        if batch_idx == 0:
+            recorder.__enter__()
+        elif batch_idx == 2:
+            recorder.__exit__(None, None, None)
+
+    monkeypatch.setattr(BaseMethod, "on_train_batch_end", record_from_the_first_batch_to_the_last)
+    try:
+        run_pretrain([*CASES[case], *QUIET_STEPS, "trainer=gpu"], tmp_path)
+    finally:
+        recorder.__exit__(None, None, None)
+    assert recorder.waits == []
