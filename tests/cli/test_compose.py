@@ -1,6 +1,7 @@
 """Composing in one process many times: the options are stored in Hydra's ConfigStore once, and
 again when a part is registered later or the store has lost them."""
 
+import copy
 from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
@@ -33,3 +34,13 @@ def test_options_the_store_lost_are_stored_again(monkeypatch):
     monkeypatch.setitem(store, "method", {})
     cfg = compose_config("pretrain", ["method=byol"])
     assert cfg.method.name == "byol" and "pretrain_schema.yaml" in store
+
+
+def test_hydras_copies_of_the_store_are_the_store_and_compositions_leave_it_as_it_was():
+    compose_config("pretrain")
+    store = ConfigStore.instance()
+    assert copy.deepcopy(store) is store
+    changed = compose_config("pretrain", ["method=simclr", "method.temperature=0.5", "seed=7"])
+    assert (changed.method.name, changed.method.temperature, changed.seed) == ("simclr", 0.5, 7)
+    default = compose_config("pretrain", ["method=simclr"])
+    assert default.method.temperature != 0.5 and default.seed == 5
