@@ -155,7 +155,9 @@ def share_the_store_in_copies() -> None:
     stored schema, 0.09 s of a 0.19 s composition here. Hydra's main branch has that source read
     the live store instead (facebookresearch/hydra#2928, not in a 1.3 release); this gives 1.3
     the same behaviour. The store is one per process, and a composition only reads it (it
-    loads copies of the nodes). Written by hand: no Hydra setting turns the copy off.
+    loads copies of the nodes). Hydra's ``Singleton.get_state``, which the launchers pickle for
+    their jobs, then holds the live store rather than a snapshot of it, with the same content.
+    Written by hand: no Hydra setting turns the copy off.
     """
     if "__deepcopy__" not in vars(ConfigStore):
         ConfigStore.__deepcopy__ = lambda store, memo: store
