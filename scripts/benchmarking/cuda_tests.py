@@ -26,10 +26,8 @@ def run_marked_tests(marker: str, cwd: Path, timeout: float) -> dict[str, Any]:
     """
     with tempfile.TemporaryDirectory(prefix="hyperssl-cuda-tests-") as folder:
         report = Path(folder) / "junit.xml"
-        command = [
-            *(sys.executable, "-m", "pytest", "-m", marker, "-q", "-p", "no:cacheprovider"),
-            "--continue-on-collection-errors",
-        ]
+        command = [sys.executable, "-m", "pytest", "-m", marker, "-q", "-p", "no:cacheprovider"]
+        command.append("--continue-on-collection-errors")
         start = time.perf_counter()
         with subprocess.Popen(
             [*command, "-n", "0", f"--junitxml={report}"],

@@ -5,16 +5,16 @@ sbatch would refuse is one line before anything is submitted."""
 import pytest
 from hydra_runs import run_entry
 
-pytest.importorskip("submitit", reason='pip install "hyperssl[slurm]"')
+from hyperssl.cli.errors import EXIT_BAD_INPUT
 
-from hydra_plugins.hyperssl_launchers import _slurm as slurm  # noqa: E402  (needs submitit)
-from hydra_plugins.hyperssl_launchers._slurm import ENDED, QueueWatcher  # noqa: E402
-from hyperssl.cli.errors import EXIT_BAD_INPUT  # noqa: E402
+slurm = pytest.importorskip(
+    "hydra_plugins.hyperssl_launchers._slurm", reason='pip install "hyperssl[slurm]"'
+)
 
 
-def squeue_watcher(monkeypatch, *jobs: str) -> QueueWatcher:
+def squeue_watcher(monkeypatch, *jobs: str) -> slurm.QueueWatcher:
     monkeypatch.setattr(slurm, "accounting_answers", lambda: False)
-    watcher = QueueWatcher()
+    watcher = slurm.QueueWatcher()
     for job in jobs:
         watcher.register_job(job)
     return watcher
@@ -27,7 +27,7 @@ def test_without_accounting_the_states_come_from_squeue_for_every_job_of_the_use
 
 def test_with_accounting_the_states_come_from_sacct(monkeypatch):
     monkeypatch.setattr(slurm, "accounting_answers", lambda: True)
-    watcher = QueueWatcher()
+    watcher = slurm.QueueWatcher()
     watcher.register_job("12_0")
     assert watcher._make_command()[0] == "sacct"
 
@@ -39,7 +39,7 @@ def test_listed_jobs_keep_their_state_and_unlisted_ones_have_ended(monkeypatch):
     states = {job: info["State"] for job, info in watcher.read_info(listed).items()}
     assert states["12_0"] == "RUNNING" and states["12_1"] == "PENDING"
     assert states["13"] == "COMPLETED"
-    assert states["12_2"] == ENDED
+    assert states["12_2"] == slurm.ENDED
     watcher._info_dict.update(watcher.read_info(listed))
     assert not watcher.is_done("12_1", mode="cache")
     assert watcher.is_done("12_2", mode="cache")

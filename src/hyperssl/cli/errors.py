@@ -82,11 +82,8 @@ def _describe_omegaconf(error: OmegaConfBaseException) -> str:
 def _describe_missing_option(error: MissingConfigException) -> str:
     missing = error.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
-    if needs_extra := missing_extra(group, option):
-        return needs_extra
     if group and error.options is not None:
-        allowed = ", ".join(sorted(error.options))
-        return f"{group}: unknown option {option!r}; allowed: {allowed}"
+        return _describe_unknown_option(group, option, error.options)
     return _describe_missing_option_text(str(error)) or _first_line(str(error))
 
 
@@ -123,11 +120,14 @@ def _describe_missing_option_text(text: str) -> str | None:
     match = _MISSING_OPTION.search(text)
     if match is None:
         return None
-    group, option = match["group"], match["option"]
+    return _describe_unknown_option(match["group"], match["option"], _group_options(match["group"]))
+
+
+def _describe_unknown_option(group: str, option: str, options: Sequence[str]) -> str:
+    """``<group>: unknown option <option>; allowed: <options>``, or the extra that adds it."""
     if needs_extra := missing_extra(group, option):
         return needs_extra
     message = f"{group}: unknown option {option!r}"
-    options = _group_options(group)
     return f"{message}; allowed: {', '.join(sorted(options))}" if options else message
 
 
