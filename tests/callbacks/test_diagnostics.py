@@ -1,6 +1,7 @@
 """The online diagnostics of pretraining: k-NN, sphere metrics, pictures."""
 
 import math
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -134,6 +135,19 @@ def test_bad_diagnostics_values_are_config_errors(override, message, tmp_path):
     cfg = compose_pretrain([override], tmp_path)
     with pytest.raises(ConfigError, match=message):
         validate_pretrain(cfg)
+
+
+def test_umap_without_its_package_is_refused_before_training_with_the_install_command(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "umap", None)  # `import umap` raises ImportError
+    cfg = compose_pretrain(["diagnostics.plots.embedding_map=umap"], tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        validate_pretrain(cfg)
+    assert str(refused.value) == (
+        "diagnostics.plots.embedding_map: umap needs the umap-learn package, which is not "
+        'installed; allowed: tsne, or pip install "hyperssl[umap]"'
+    )
 
 
 def test_pictures_go_to_tensorboard_and_wandb_when_selected(tmp_path):

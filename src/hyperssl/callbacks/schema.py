@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hyperssl.errors import ConfigError, require
+from hyperssl.extras import install_hint
 
 EMBEDDING_MAPS = ("tsne", "umap")
 
@@ -94,5 +95,5 @@ def validate_diagnostics(cfg: DiagnosticsConfig, key: str = "diagnostics") -> No
         raise ConfigError(
             f"{key}.plots.embedding_map",
             "umap needs the umap-learn package, which is not installed",
-            "tsne, or pip install umap-learn",
+            f"tsne, or {install_hint('umap')}",
         )

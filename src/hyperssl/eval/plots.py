@@ -33,6 +33,7 @@ from hyperssl.eval.figure_layout import (
     new_figure,
     place_point_labels,
 )
+from hyperssl.extras import install_hint
 
 TICK_PAD = 4.0  # points between a row's label and the axes
 COLUMN_GAP = "  "
@@ -85,7 +86,9 @@ def reduce_to_2d(points: np.ndarray, method: str = "tsne", seed: int = 0) -> np.
             import umap
         except ImportError as error:
             raise ConfigError(
-                "diagnostics.plots.embedding_map", "umap-learn is not installed", "tsne"
+                "diagnostics.plots.embedding_map",
+                "umap-learn is not installed",
+                f"tsne, or {install_hint('umap')}",
             ) from error
         reducer = umap.UMAP(n_components=2, random_state=seed)
         return np.asarray(reducer.fit_transform(points))

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
 from hyperssl.errors import ConfigError
+from hyperssl.extras import install_hint
 from hyperssl.loggers.registry import LoggerConfig, register_logger
 
 
@@ -46,9 +47,7 @@ def wandb_logger(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> Lo
         import wandb
         from pytorch_lightning.loggers import WandbLogger
     except ImportError as error:
-        raise ConfigError(
-            "logger", "wandb is not installed", "pip install 'hyperssl[wandb]'"
-        ) from error
+        raise ConfigError("logger", "wandb is not installed", install_hint("wandb")) from error
     if wandb.run is not None:
         # Left open by an earlier job of this process (a sweep) that stopped before
         # closing_loggers could finish it: that job failed. WandbLogger would log into it.
