@@ -2,10 +2,15 @@
 
     python scripts/gpu_check.py --out gpu.json               # on CUDA where there is one: < 8 min
     python scripts/gpu_check.py --device cpu --out cpu.json  # the same code paths, tiny sizes
+    python scripts/gpu_check.py --table gpu.json             # the table of an earlier run
 
 It prints one markdown table, ready for BENCHMARKS.md, under a line giving the date, the card and
 the torch, torchvision and Lightning versions, and writes its rows as JSON to ``--out``. It needs
 nothing from outside: the data are made on the spot, in the formats a run reads.
+
+The JSON is written again after every row, marked ``"complete": false`` until the end, and each
+row is one line on stderr as it ends: a check killed by its caller's time limit (the device
+tool's, say) leaves every row it measured, and ``--table`` prints them as the table.
 
 Rows:
 - CUDA tests: ``pytest -m cuda`` in a child process (``benchmarking/cuda_tests.py``), its passed,
@@ -181,7 +186,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--steps", type=int, help="measured steps (default 10 on CUDA, 2 on CPU)")
     add("--workers", type=int, help="loader workers of the folder (default 8 on CUDA, 1 on CPU)")
     add("--time-limit", type=float, default=400.0, help="seconds after which no case starts")
+    add("--table", type=Path, help="print the table of this JSON file of an earlier run, and exit")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        return args
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this machine has no CUDA device (--device cpu runs on it)")
     profile = PROFILES[args.device]
@@ -224,24 +232,27 @@ def cuda_tests_row(device: torch.device) -> dict[str, Any]:
 
 
 def step_rows(
-    cases: list[StepCase], device: torch.device, args: argparse.Namespace, deadline: float
-) -> list[dict[str, Any]]:
-    """Every method on every case, in order; those left when ``deadline`` has passed skipped."""
-    rows = []
+    cases: list[StepCase],
+    device: torch.device,
+    args: argparse.Namespace,
+    deadline: float,
+    record: Callable[[dict[str, Any]], None],
+) -> None:
+    """Every method on every case, in order, each row to ``record`` as it ends; those left when
+    ``deadline`` has passed skipped."""
     for case in cases:
         settings = case.settings(device, args.warmup, args.steps)
         for method in BARE_METHODS:
             row = {"kind": "step", "method": method, **asdict(case)}
             if time.monotonic() > deadline:
-                rows.append(row | {"skipped": f"skipped: past --time-limit {args.time_limit:g} s"})
+                record(row | {"skipped": f"skipped: past --time-limit {args.time_limit:g} s"})
                 continue
             torch._dynamo.reset()
             counters.clear()
             cfg = method_config(method, [], settings)
             row["views_per_image"] = sum(pipeline.num_crops for pipeline in cfg.augmentations)
             row |= measured(device, compare_step, cfg, settings, 1)
-            rows.append(row | ({"dynamo": dynamo_outcome()} if case.compile else {}))
-    return rows
+            record(row | ({"dynamo": dynamo_outcome()} if case.compile else {}))
 
 
 def dynamo_outcome() -> dict[str, int]:
@@ -280,8 +291,9 @@ def in_memory_row(sizes: DataSizes, device: torch.device) -> dict[str, Any]:
     }
 
 
-def folder_rows(sizes: DataSizes, device: torch.device, workers: int) -> list[dict[str, Any]]:
-    rows = []
+def folder_rows(
+    sizes: DataSizes, device: torch.device, workers: int, record: Callable[[dict[str, Any]], None]
+) -> None:
     with tempfile.TemporaryDirectory(prefix="hyperssl-gpu-check-") as folder:
         root = write_jpeg_folder(Path(folder), sizes.jpegs, sizes.distinct)
         for augment_on in AUGMENT_ON:
@@ -289,7 +301,7 @@ def folder_rows(sizes: DataSizes, device: torch.device, workers: int) -> list[di
             result = measured(
                 device, folder_speed, root, sizes.crop, batch, augment_on, workers, device
             )
-            rows.append(
+            record(
                 {
                     "kind": "data_path",
                     "source": f"imagefolder ({sizes.jpegs} JPEGs of {describe_sizes()})",
@@ -300,7 +312,6 @@ def folder_rows(sizes: DataSizes, device: torch.device, workers: int) -> list[di
                     **result,
                 }
             )
-    return rows
 
 
 def with_step_ratio(row: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -333,7 +344,8 @@ def headline(results: dict[str, Any]) -> str:
     return (
         f"GPU check of {results['date']} on {env['device_name']}: torch {env['torch']}, "
         f"torchvision {env['torchvision']}, Lightning {env['lightning']}; "
-        f"`{results['command']}`, {results['wall_seconds']:.0f} s."
+        f"`{results['command']}`, {results['wall_seconds']:.0f} s"
+        + ("." if results["complete"] else ", stopped part-way: the rows it measured.")
     )
 
 
@@ -343,39 +355,109 @@ def exit_status(rows: list[dict[str, Any]]) -> int:
     return int(broken)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the check; print the table, write the JSON and return its content."""
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    device = torch.device(args.device)
-    profile = PROFILES[device.type]
-    start = time.monotonic()
-    results: dict[str, Any] = {
-        "command": shlex.join(["python", "scripts/gpu_check.py", *argv]),
-        "date": datetime.date.today().isoformat(),
-        "environment": environment(device),
-        "settings": {
-            **vars(args),
-            "out": str(args.out),
-            "profile": asdict(profile),
-            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        },
-    }
-    with quiet_lightning():
-        cuda_tests = cuda_tests_row(device)
-        sizes = profile.data
-        data = [in_memory_row(sizes, device), *folder_rows(sizes, device, args.workers)]
-        steps = step_rows(profile.cases, device, args, start + args.time_limit)
-    steps.sort(key=lambda row: (row["image_size"], row["batch_size"]))  # stable: run order kept
-    results["rows"] = [cuda_tests, *steps, *(with_step_ratio(row, steps) for row in data)]
-    results["wall_seconds"] = time.monotonic() - start
-    # Written before the table is made: a row the table cannot show must not lose the run.
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+class Results:
+    """The check's JSON at ``path``, written again after every row (``"complete": false`` until
+    :meth:`finish`), so that a check killed part-way leaves what it measured; each row is also
+    one line on stderr as it ends."""
+
+    def __init__(self, content: dict[str, Any], path: Path, start: float) -> None:
+        self.content, self.path, self.start = content, path, start
+        self.measured: list[dict[str, Any]] = []  # in the order they ended
+
+    def record(self, row: dict[str, Any]) -> None:
+        self.measured.append(row)
+        self._write(complete=False)
+        print(f"gpu_check, {self.elapsed():.0f} s: {row_outcome(row)}", file=sys.stderr, flush=True)
+
+    def finish(self) -> dict[str, Any]:
+        self._write(complete=True)
+        return self.content
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def _write(self, complete: bool) -> None:
+        rows = finished_rows(self.measured) if complete else self.measured
+        self.content |= {"rows": rows, "complete": complete, "wall_seconds": self.elapsed()}
+        self.path.write_text(json.dumps(self.content, indent=2) + "\n")
+
+
+def row_outcome(row: dict[str, Any]) -> str:
+    """A row as one progress line: what it measured and how it ended."""
+    what = [row["kind"], row.get("method") or row.get("source") or "pytest -m cuda"]
+    if row["kind"] == "step":
+        what.append(f"{row['backbone']} {row['image_size']} px batch {row['batch_size']}")
+        what.append(report.step_settings(row))
+    elif row["kind"] == "data_path":
+        what.append(f"augment_on={row['augment_on']}")
+    if "framework" in row:
+        ended = f"{row['framework']['images_per_second']:,.0f} img/s, {row['overhead']:.3f}"
+    elif "views_per_second" in row:
+        ended = f"{row['views_per_second']:,.0f} views/s"
+    elif "passed" in row:
+        ended = f"{row['passed']} passed, {row['failed']} failed, {row['errors']} errors"
+    else:
+        ended = row.get("error") or row.get("skipped") or row.get("status") or row.get("refused")
+    return f"{', '.join(what)}: {ended}"
+
+
+def finished_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows from those measured, in any order: the CUDA tests, the steps by image
+    and batch size (stable: run order kept), then the data path with its ratio to the steps."""
+    steps = sorted(
+        (row for row in measured if row["kind"] == "step"),
+        key=lambda row: (row["image_size"], row["batch_size"]),
+    )
+    cuda_tests = [row for row in measured if row["kind"] == "cuda_tests"]
+    data = [with_step_ratio(row, steps) for row in measured if row["kind"] == "data_path"]
+    return [*cuda_tests, *steps, *data]
+
+
+def print_table(results: dict[str, Any]) -> None:
     print(headline(results))
     print()
     print(report.check_table(results["rows"]))
-    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the check; print the table, write the JSON and return its content. With ``--table``,
+    print an earlier run's table (a run killed part-way: the rows it measured) and return it."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.table is not None:
+        content = json.loads(args.table.read_text())
+        if not content["complete"]:
+            content["rows"] = finished_rows(content["rows"])
+        print_table(content)
+        return content
+    device = torch.device(args.device)
+    profile = PROFILES[device.type]
+    start = time.monotonic()
+    results = Results(
+        {
+            "command": shlex.join(["python", "scripts/gpu_check.py", *argv]),
+            "date": datetime.date.today().isoformat(),
+            "environment": environment(device),
+            "settings": {
+                **vars(args),
+                "out": str(args.out),
+                "profile": asdict(profile),
+                "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+                "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            },
+        },
+        args.out,
+        start,
+    )
+    with quiet_lightning():
+        results.record(cuda_tests_row(device))
+        results.record(in_memory_row(profile.data, device))
+        folder_rows(profile.data, device, args.workers, results.record)
+        step_rows(profile.cases, device, args, start + args.time_limit, results.record)
+    # Written before the table is made: a row the table cannot show must not lose the run.
+    content = results.finish()
+    print_table(content)
+    return content
 
 
 if __name__ == "__main__":

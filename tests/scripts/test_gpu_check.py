@@ -18,6 +18,8 @@ COLUMNS = [
     "hyperssl peak MiB", "bare peak MiB", "data ÷ step", "note",
 ]  # fmt: skip
 METHODS = ["simclr", "mocov2plus", "byol"]
+# What a data-path row gains once the steps are known (gpu_check.with_step_ratio).
+RATIO_KEYS = {"data_over_step", "step_views_per_second", "step"}
 
 
 def positive(value: object) -> bool:
@@ -43,6 +45,7 @@ def rows_of(results: dict, kind: str) -> list[dict]:
 
 def test_json_holds_every_row_kind_and_the_environment(cpu_check):
     results, _ = cpu_check
+    assert results["complete"] is True
     assert [row["kind"] for row in results["rows"]][:1] == ["cuda_tests"]
     assert {row["kind"] for row in results["rows"]} == {"cuda_tests", "step", "data_path"}
     assert (
@@ -110,6 +113,67 @@ def test_printed_table_has_one_row_per_result_with_every_column(cpu_check):
         {"cuda_tests": "CUDA tests", "step": "step", "data_path": "data path"}[row["kind"]]
         for row in results["rows"]
     ]
+
+
+def test_a_check_stopped_part_way_leaves_its_rows_and_table_prints_them(
+    cpu_check, tmp_path, monkeypatch, capsys
+):
+    """Each row reaches the JSON and stderr as it ends. A check stopped in its second step (by
+    KeyboardInterrupt here, by a caller's time limit on the device) leaves the rows before it,
+    and ``--table`` prints them, the data path's ratio taken to the one step measured."""
+    results, _ = cpu_check
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import gpu_check
+
+    steps = rows_of(results, "step")
+    measurement = {name: steps[0][name] for name in ("framework", "bare", "overhead")}
+    calls = []
+
+    def first_step_only(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return measurement
+
+    monkeypatch.setattr(gpu_check, "compare_step", first_step_only)
+    out = tmp_path / "stopped.json"
+    header = {key: results[key] for key in ("command", "date", "environment", "settings")}
+    partial = gpu_check.Results(header, out, time.monotonic())
+    data = rows_of(results, "data_path")
+    partial.record(rows_of(results, "cuda_tests")[0])
+    for row in data:
+        partial.record({key: row[key] for key in row if key not in RATIO_KEYS})
+    args = gpu_check.parse_args(["--device", "cpu", "--out", str(out)])
+    with pytest.raises(KeyboardInterrupt):
+        cpu = gpu_check.torch.device("cpu")
+        gpu_check.step_rows(gpu_check.cpu_cases(), cpu, args, math.inf, partial.record)
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) == 2 + len(data)
+    assert progress[0].endswith("cuda_tests, pytest -m cuda: skipped: no CUDA")
+    assert progress[-1].endswith(
+        "step, simclr, convnet4 32 px batch 8, fp32, contiguous, eager: "
+        f"{measurement['framework']['images_per_second']:,.0f} img/s, "
+        f"{measurement['overhead']:.3f}"
+    )
+
+    stopped = json.loads(out.read_text())
+    assert stopped["complete"] is False
+    kinds = [row["kind"] for row in stopped["rows"]]
+    assert kinds == ["cuda_tests", *["data_path"] * len(data), "step"]
+    assert stopped["rows"][-1] == steps[0]
+
+    table = gpu_check.main(["--table", str(out)])
+    printed = capsys.readouterr().out
+    kinds = [row["kind"] for row in table["rows"]]
+    assert kinds == ["cuda_tests", "step", *["data_path"] * len(data)]
+    in_memory = next(row for row in table["rows"] if row.get("source") == "in_memory")
+    one_step = measurement["framework"]["images_per_second"] * steps[0]["views_per_image"]
+    assert in_memory["data_over_step"] == pytest.approx(in_memory["views_per_second"] / one_step)
+    assert printed.startswith(gpu_check.headline(table))
+    assert printed.splitlines()[0].endswith("s, stopped part-way: the rows it measured.")
+    assert len([line for line in printed.splitlines() if line.startswith("| ")]) == 2 + len(
+        table["rows"]
+    )
 
 
 def test_cuda_test_counts_are_pytest_s(tmp_path, monkeypatch):
