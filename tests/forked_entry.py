@@ -17,10 +17,12 @@ Call it through :func:`hydra_runs.run_entry_cases`, which keeps one server per t
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import runpy
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -49,6 +51,12 @@ def run_child(script: Path, args: list[str], stem: Path) -> None:
     except BaseException:
         traceback.print_exc()
         code = 1
+    # What the interpreter does at its exit and os._exit skips, in its order: join the threads
+    # (running threading's own exit hooks, such as loky's executor shutdown), then the atexit
+    # handlers. Without it the loky workers of a local_parallel sweep outlived the case by their
+    # idle timeout (300 s, 1 GB each).
+    threading._shutdown()
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     Path(f"{stem}.rc").write_text(str(code))
