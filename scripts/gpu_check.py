@@ -362,10 +362,10 @@ class Results:
 
     def __init__(self, content: dict[str, Any], path: Path, start: float) -> None:
         self.content, self.path, self.start = content, path, start
-        self.measured: list[dict[str, Any]] = []  # in the order they ended
+        self.rows: list[dict[str, Any]] = []  # in the order they ended
 
     def record(self, row: dict[str, Any]) -> None:
-        self.measured.append(row)
+        self.rows.append(row)
         self._write(complete=False)
         print(f"gpu_check, {self.elapsed():.0f} s: {row_outcome(row)}", file=sys.stderr, flush=True)
 
@@ -377,7 +377,7 @@ class Results:
         return time.monotonic() - self.start
 
     def _write(self, complete: bool) -> None:
-        rows = finished_rows(self.measured) if complete else self.measured
+        rows = finished_rows(self.rows) if complete else self.rows
         self.content |= {"rows": rows, "complete": complete, "wall_seconds": self.elapsed()}
         self.path.write_text(json.dumps(self.content, indent=2) + "\n")
 
@@ -401,15 +401,15 @@ def row_outcome(row: dict[str, Any]) -> str:
     return f"{', '.join(what)}: {ended}"
 
 
-def finished_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The table's rows from those measured, in any order: the CUDA tests, the steps by image
+def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows from the rows measured, in any order: the CUDA tests, the steps by image
     and batch size (stable: run order kept), then the data path with its ratio to the steps."""
     steps = sorted(
-        (row for row in measured if row["kind"] == "step"),
+        (row for row in rows if row["kind"] == "step"),
         key=lambda row: (row["image_size"], row["batch_size"]),
     )
-    cuda_tests = [row for row in measured if row["kind"] == "cuda_tests"]
-    data = [with_step_ratio(row, steps) for row in measured if row["kind"] == "data_path"]
+    cuda_tests = [row for row in rows if row["kind"] == "cuda_tests"]
+    data = [with_step_ratio(row, steps) for row in rows if row["kind"] == "data_path"]
     return [*cuda_tests, *steps, *data]
 
 

@@ -145,19 +145,21 @@ def test_training_steps_never_read_the_device(case, tmp_path, monkeypatch):
 
 
 class SynchronisationRecorder:
-    """Records the calls that wait for the GPU, as torch's sync debug mode warns of each one."""
+    """Records the calls that wait for the GPU, as torch's sync debug mode warns of each one,
+    between :meth:`start` and :meth:`stop`."""
 
     def __init__(self) -> None:
         self.waits: list[str] = []
         self._catching: warnings.catch_warnings | None = None
+        self._warned: list[warnings.WarningMessage] = []
 
-    def __enter__(self) -> None:
+    def start(self) -> None:
         self._catching = warnings.catch_warnings(record=True)
         self._warned = self._catching.__enter__()
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         """Ends the recording, if one is on (a run that failed mid-way leaves it on)."""
         if self._catching is None:
             return
@@ -167,7 +169,7 @@ class SynchronisationRecorder:
             for warning in self._warned
             if "synchronizing CUDA operation" in str(warning.message)
         ]
-        self._catching.__exit__(*exc)
+        self._catching.__exit__(None, None, None)
         self._catching = None
 
 
@@ -182,13 +184,13 @@ def test_training_steps_on_cuda_never_wait_for_the_gpu(case, tmp_path, monkeypat
     def record_from_the_first_batch_to_the_last(self, outputs, batch, batch_idx):
         end_of_batch(self, outputs, batch, batch_idx)
         if batch_idx == 0:
-            recorder.__enter__()
+            recorder.start()
         elif batch_idx == 2:
-            recorder.__exit__(None, None, None)
+            recorder.stop()
 
     monkeypatch.setattr(BaseMethod, "on_train_batch_end", record_from_the_first_batch_to_the_last)
     try:
         run_pretrain([*CASES[case], *QUIET_STEPS, "trainer=gpu"], tmp_path)
     finally:
-        recorder.__exit__(None, None, None)
+        recorder.stop()
     assert recorder.waits == []
